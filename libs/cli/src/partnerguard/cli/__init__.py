@@ -1,0 +1,1 @@
+"""The ``partnerguard`` operator command and the embedded PostgreSQL + NATS servers."""

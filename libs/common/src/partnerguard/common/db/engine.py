@@ -1,0 +1,114 @@
+"""Engines and units of work for one service database.
+
+Two roles, two engines: the application role (row-level security applies) serves requests
+and event handlers; the sweep role (BYPASSRLS) serves jobs that span partners.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from partnerguard.common.db.rls import PARTNER_SETTING
+from partnerguard.common.settings import ServiceSettings
+
+
+def make_engine(
+    url: str,
+    *,
+    application_name: str,
+    pool_size: int = 10,
+    max_overflow: int = 10,
+    statement_timeout_ms: int = 30_000,
+) -> AsyncEngine:
+    return create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+        connect_args={
+            "timeout": 10,
+            "command_timeout": max(statement_timeout_ms / 1000 + 5, 10),
+            "server_settings": {
+                "application_name": application_name,
+                "statement_timeout": str(statement_timeout_ms),
+            },
+        },
+    )
+
+
+class Database:
+    """The service's engines and the one way to open a unit of work."""
+
+    def __init__(self, app_engine: AsyncEngine, sweep_engine: AsyncEngine | None = None) -> None:
+        self.engine = app_engine
+        self.sweep_engine = sweep_engine or app_engine
+        self._sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+        self._sweep_sessions = async_sessionmaker(
+            self.sweep_engine, expire_on_commit=False, autoflush=False
+        )
+
+    @classmethod
+    def from_settings(cls, settings: ServiceSettings) -> Database:
+        common = {
+            "pool_size": settings.database_pool_size,
+            "max_overflow": settings.database_max_overflow,
+            "statement_timeout_ms": settings.database_statement_timeout_ms,
+        }
+        app = make_engine(settings.app_url(), application_name=settings.service_name, **common)
+        sweep = None
+        if settings.sweep_url() != settings.app_url():
+            sweep = make_engine(
+                settings.sweep_url(),
+                application_name=f"{settings.service_name}-sweep",
+                pool_size=2,
+                max_overflow=4,
+                statement_timeout_ms=settings.database_statement_timeout_ms,
+            )
+        return cls(app, sweep)
+
+    @asynccontextmanager
+    async def tenant_session(self, partner_id: uuid.UUID) -> AsyncIterator[AsyncSession]:
+        """One transaction scoped to one partner: commit on success, roll back on error."""
+        async with self._sessions() as session, session.begin():
+            await set_partner(session, partner_id)
+            yield session
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """One transaction with no partner set: tenant tables show no rows. For kernel tables."""
+        async with self._sessions() as session, session.begin():
+            yield session
+
+    @asynccontextmanager
+    async def sweep_session(self) -> AsyncIterator[AsyncSession]:
+        """One transaction as the sweep role, which sees every partner. Jobs only."""
+        async with self._sweep_sessions() as session, session.begin():
+            yield session
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+        if self.sweep_engine is not self.engine:
+            await self.sweep_engine.dispose()
+
+
+async def set_partner(session: AsyncSession, partner_id: uuid.UUID) -> None:
+    """Set the partner for the current transaction; row-level security reads it."""
+    await session.execute(
+        text("SELECT set_config(:name, :value, true)"),
+        {"name": PARTNER_SETTING, "value": str(partner_id)},
+    )

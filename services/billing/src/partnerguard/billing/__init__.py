@@ -1,0 +1,1 @@
+"""PartnerGuard billing service: Prepayment, safe payment instruments, invoices, aging receivables and standardized dunning."""

@@ -1,0 +1,4 @@
+from partnerguard.enforcement.models import Base
+from partnerguard.common.migrations import run_env
+
+run_env(Base.metadata)

@@ -1,0 +1,13 @@
+"""The onboarding worker process: outbox relay, event consumers and periodic jobs, plus health."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from partnerguard.onboarding.app import definition
+from partnerguard.common.runtime import create_app as create_service_app
+
+
+def create_app() -> FastAPI:
+    """The worker process (uvicorn --factory partnerguard.onboarding.worker:create_app)."""
+    return create_service_app(definition(), role="worker")
