@@ -179,7 +179,8 @@ class TokenVerifier:
                 sub={"essential": True},
             ).validate(verified.claims)
         except JoseError as exc:
-            raise Unauthorized(f"the token is invalid: {exc.error}") from exc
+            reason = exc.description or exc.error
+            raise Unauthorized(f"the token is invalid: {reason}") from exc
         return self._caller(issuer, verified.claims)
 
     @staticmethod

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from partnerguard.common.bus.connection import EventBus
 from partnerguard.common.db.engine import Database
-from partnerguard.common.events.catalog import CATALOG, EventData
+from partnerguard.common.events.catalog import EventData
 from partnerguard.common.events.envelope import CloudEvent, Event
 from partnerguard.common.ids import new_id
 from partnerguard.common.inbox import record_once
@@ -72,10 +72,10 @@ class Handlers:
         return self._by_type.get(event_type)
 
     def subjects(self) -> list[str]:
-        return sorted(CATALOG[t].subject_pattern() for t in self._by_type)
+        return sorted(model.definition().subject_pattern() for model, _ in self._by_type.values())
 
     def streams(self) -> set[str]:
-        return {CATALOG[t].stream for t in self._by_type}
+        return {model.definition().stream for model, _ in self._by_type.values()}
 
 
 class PoisonMessage(Exception):

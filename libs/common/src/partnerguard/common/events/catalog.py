@@ -90,21 +90,25 @@ CATALOG = EventCatalog()
 
 
 class EventData(BaseModel):
-    """Base of every event payload. A subclass with ``event_type`` joins the catalog."""
+    """Base of every event payload. A subclass with ``event_type`` joins ``catalog``.
+
+    ``catalog`` is the platform's :data:`CATALOG` unless a subclass names another (tests keep
+    their own event types out of the published catalog that way).
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     event_type: ClassVar[str]
-    event_description: ClassVar[str] = ""
+    catalog: ClassVar[EventCatalog] = CATALOG
 
     @classmethod
     def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
         super().__pydantic_init_subclass__(**kwargs)
         event_type = cls.__dict__.get("event_type")
         if event_type is not None:
-            description = cls.__dict__.get("event_description") or (cls.__doc__ or "").strip()
-            CATALOG.register(EventDefinition(event_type, cls, description))
+            description = " ".join((cls.__doc__ or "").split())
+            cls.catalog.register(EventDefinition(event_type, cls, description))
 
     @classmethod
     def definition(cls) -> EventDefinition:
-        return CATALOG[cls.event_type]
+        return cls.catalog[cls.event_type]

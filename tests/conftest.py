@@ -1,0 +1,94 @@
+"""Session-wide real servers: PostgreSQL and NATS start once; tests isolate by database and subject."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from partnerguard.cli.embedded import EmbeddedNats, EmbeddedPostgres
+from partnerguard.common.bus.connection import EventBus
+from partnerguard.common.db.engine import Database, make_engine
+from partnerguard.common.settings import normalise_database_url
+from tests.support.jwks import Issuer
+from tests.support.servers import (
+    Roles,
+    clone_database,
+    create_roles,
+    create_template,
+    drop_database,
+    start_nats,
+    start_postgres,
+)
+from tests.support.widgets import WIDGET_SQL
+
+
+@pytest.fixture(scope="session")
+def pg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPostgres]:
+    server = start_postgres(tmp_path_factory.mktemp("pg"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedNats]:
+    server = start_nats(tmp_path_factory.mktemp("nats"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+async def bus(nats_server: EmbeddedNats) -> AsyncIterator[EventBus]:
+    connected = await EventBus.connect(nats_server.url, name="tests")
+    await connected.ensure_streams()
+    yield connected
+    await connected.close()
+
+
+@pytest.fixture(scope="session")
+async def kernel_roles(pg: EmbeddedPostgres) -> Roles:
+    return await create_roles(pg.url, "kt")
+
+
+@pytest.fixture(scope="session")
+async def kernel_template(pg: EmbeddedPostgres, kernel_roles: Roles) -> str:
+    """Kernel migrations plus a test tenant table, as a template to clone per test."""
+    await create_template(pg, "kernel_tpl", kernel_roles, None, WIDGET_SQL)
+    return "kernel_tpl"
+
+
+@pytest.fixture
+async def db(
+    pg: EmbeddedPostgres, kernel_roles: Roles, kernel_template: str
+) -> AsyncIterator[Database]:
+    """A fresh kernel database for this test, reached as the app role and the sweep role."""
+    name = await clone_database(pg, kernel_template, kernel_roles.owner)
+    database = Database(
+        make_engine(normalise_database_url(pg.url_for(name, kernel_roles.app)), application_name="t"),
+        make_engine(normalise_database_url(pg.url_for(name, kernel_roles.sweep)), application_name="t"),
+    )
+    yield database
+    await database.dispose()
+    await drop_database(pg, name)
+
+
+@pytest.fixture
+def partner_id() -> uuid.UUID:
+    """A partner of its own per test: its events land on subjects no other test reads."""
+    return uuid.uuid4()
+
+
+@pytest.fixture(scope="session")
+def issuer() -> Iterator[Issuer]:
+    server = Issuer()
+    server.start()
+    yield server
+    server.stop()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if Path(str(item.fspath)).parts[-2] == "e2e":
+            item.add_marker(pytest.mark.e2e)
