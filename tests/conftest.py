@@ -1,4 +1,4 @@
-"""Session-wide real servers: PostgreSQL and NATS start once; tests isolate by database and subject."""
+"""Real PostgreSQL and NATS, started once per session; tests isolate by database and subject."""
 
 from __future__ import annotations
 
@@ -66,8 +66,12 @@ async def db(
     """A fresh kernel database for this test, reached as the app role and the sweep role."""
     name = await clone_database(pg, kernel_template, kernel_roles.owner)
     database = Database(
-        make_engine(normalise_database_url(pg.url_for(name, kernel_roles.app)), application_name="t"),
-        make_engine(normalise_database_url(pg.url_for(name, kernel_roles.sweep)), application_name="t"),
+        make_engine(
+            normalise_database_url(pg.url_for(name, kernel_roles.app)), application_name="t"
+        ),
+        make_engine(
+            normalise_database_url(pg.url_for(name, kernel_roles.sweep)), application_name="t"
+        ),
     )
     yield database
     await database.dispose()

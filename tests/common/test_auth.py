@@ -20,7 +20,6 @@ from partnerguard.common.db.engine import Database
 from tests.support.apps import widget_client
 from tests.support.jwks import Issuer
 
-
 AUDIENCE = "partnerguard:widgets"
 
 
@@ -37,8 +36,13 @@ def b64(data: dict[str, object]) -> str:
 def unsigned(issuer: Issuer, partner_id: uuid.UUID) -> str:
     now = int(time.time())
     claims = {
-        "iss": issuer.url, "aud": AUDIENCE, "sub": "c", "iat": now, "exp": now + 60,
-        "partner_id": str(partner_id), "scope": "widgets:read",
+        "iss": issuer.url,
+        "aud": AUDIENCE,
+        "sub": "c",
+        "iat": now,
+        "exp": now + 60,
+        "partner_id": str(partner_id),
+        "scope": "widgets:read",
     }
     return f"{b64({'alg': 'none', 'typ': 'at+jwt'})}.{b64(claims)}."
 
@@ -85,11 +89,18 @@ async def test_hmac_signed_with_the_public_key_is_refused(
     public_pem = issuer.keys[-1].as_pem(private=False)
     now = int(time.time())
     claims = {
-        "iss": issuer.url, "aud": AUDIENCE, "sub": "c", "iat": now, "exp": now + 60,
-        "partner_id": str(uuid.uuid4()), "scope": "widgets:read",
+        "iss": issuer.url,
+        "aud": AUDIENCE,
+        "sub": "c",
+        "iat": now,
+        "exp": now + 60,
+        "partner_id": str(uuid.uuid4()),
+        "scope": "widgets:read",
     }
     # The classic confusion attack, forged by hand: HMAC keyed with the public key's PEM.
-    signing_input = f"{b64({'alg': 'HS256', 'typ': 'at+jwt', 'kid': issuer.keys[-1].kid})}.{b64(claims)}"
+    signing_input = (
+        f"{b64({'alg': 'HS256', 'typ': 'at+jwt', 'kid': issuer.keys[-1].kid})}.{b64(claims)}"
+    )
     mac = hmac.new(public_pem, signing_input.encode(), hashlib.sha256).digest()
     token = f"{signing_input}.{base64.urlsafe_b64encode(mac).decode().rstrip('=')}"
     await assert_refused(client, token, "algorithm")
@@ -135,7 +146,9 @@ async def test_key_carrying_headers_are_refused(
 
 
 async def test_token_without_partner_is_refused(client: httpx.AsyncClient, issuer: Issuer) -> None:
-    token = issuer.token(uuid.uuid4(), ["widgets:read"], audience=AUDIENCE, claims={"partner_id": None})
+    token = issuer.token(
+        uuid.uuid4(), ["widgets:read"], audience=AUDIENCE, claims={"partner_id": None}
+    )
     await assert_refused(client, token, "partner")
 
 

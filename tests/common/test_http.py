@@ -24,7 +24,9 @@ async def client(db: Database, issuer: Issuer) -> AsyncIterator[httpx.AsyncClien
 
 
 def auth(issuer: Issuer, partner_id: uuid.UUID, *scopes: str) -> dict[str, str]:
-    token = issuer.token(partner_id, list(scopes or ("widgets:read", "widgets:write")), audience=AUDIENCE)
+    token = issuer.token(
+        partner_id, list(scopes or ("widgets:read", "widgets:write")), audience=AUDIENCE
+    )
     return {"Authorization": f"Bearer {token}"}
 
 
@@ -74,7 +76,9 @@ async def test_another_partners_object_is_not_found(
     owner, other = uuid.uuid4(), uuid.uuid4()
     created = await client.post("/v1/widgets", json={"name": "mine"}, headers=auth(issuer, owner))
     widget_id = created.json()["id"]
-    assert (await client.get(f"/v1/widgets/{widget_id}", headers=auth(issuer, owner))).status_code == 200
+    assert (
+        await client.get(f"/v1/widgets/{widget_id}", headers=auth(issuer, owner))
+    ).status_code == 200
     response = await client.get(f"/v1/widgets/{widget_id}", headers=auth(issuer, other))
     assert response.status_code == 404
     listed = await client.get("/v1/widgets", headers=auth(issuer, other))
@@ -94,7 +98,8 @@ async def test_same_key_and_body_replays_the_stored_answer(
     assert await widget_rows(db) == 1
     async with db.tenant_session(partner_id) as session:
         kept = await session.scalar(select(IdempotencyKey.expires_at - IdempotencyKey.created_at))
-    assert kept is not None and kept.total_seconds() >= 24 * 3600 - 5
+    assert kept is not None
+    assert kept.total_seconds() >= 24 * 3600 - 5
 
 
 async def test_same_key_with_another_body_is_refused(
@@ -113,7 +118,9 @@ async def test_keys_belong_to_the_calling_client(
 ) -> None:
     for partner in (uuid.uuid4(), uuid.uuid4()):
         headers = {**auth(issuer, partner), "Idempotency-Key": "shared-key"}
-        assert (await client.post("/v1/widgets", json={"name": "x"}, headers=headers)).status_code == 201
+        assert (
+            await client.post("/v1/widgets", json={"name": "x"}, headers=headers)
+        ).status_code == 201
     assert await widget_rows(db) == 2
 
 

@@ -21,7 +21,6 @@ from partnerguard.common.tables import DeadLetter, OutboxEvent
 from tests.support.widgets import Widget, WidgetCreated, WidgetEffect
 
 
-
 async def create_widgets(
     db: Database, partner_id: uuid.UUID, count: int, *, aggregate: str | None = None
 ) -> list[uuid.UUID]:
@@ -82,8 +81,8 @@ def consumer_for(
     )
 
 
-async def until(check: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
+async def until(check: Callable[[], Awaitable[bool]], within: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + within
     while not await check():
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError("condition not met before the deadline")
@@ -101,12 +100,12 @@ async def stream_count(bus: EventBus, partner_id: uuid.UUID) -> int:
 
 
 async def run_consumer_until(
-    consumer: EventConsumer, done: Callable[[], Awaitable[bool]], timeout: float = 15.0
+    consumer: EventConsumer, done: Callable[[], Awaitable[bool]], within: float = 15.0
 ) -> None:
     stop = asyncio.Event()
     task = asyncio.create_task(consumer.run(stop))
     try:
-        await until(done, timeout)
+        await until(done, within)
     finally:
         stop.set()
         await asyncio.wait_for(task, 10)
@@ -131,7 +130,7 @@ async def test_committed_event_is_delivered_and_takes_effect_once(
             select(text("envelope::text")).select_from(OutboxEvent.__table__)
         )
     await bus.publish(f"onboarding.{partner_id}.widget.created", envelope.encode(), msg_id="again")
-    await run_consumer_until(consumer, lambda: _true(True), timeout=0.5)
+    await run_consumer_until(consumer, lambda: _true(True), within=0.5)
     await asyncio.sleep(0.5)
     assert await effect_count(db, partner_id) == 1
 
@@ -139,7 +138,7 @@ async def test_committed_event_is_delivered_and_takes_effect_once(
 async def test_event_of_rolled_back_transaction_never_leaves(
     db: Database, bus: EventBus, partner_id: uuid.UUID
 ) -> None:
-    with pytest.raises(RuntimeError, match="business rule"):
+    async def refused_change() -> None:
         async with db.tenant_session(partner_id) as session:
             await emit(
                 session,
@@ -148,6 +147,9 @@ async def test_event_of_rolled_back_transaction_never_leaves(
             )
             await session.flush()
             raise RuntimeError("business rule refused the change")
+
+    with pytest.raises(RuntimeError, match="business rule"):
+        await refused_change()
 
     relay = OutboxRelay(db, bus, service="test")
     assert await relay.relay_once() == 0
@@ -211,7 +213,7 @@ async def test_changes_committed_while_nats_is_down_all_arrive_in_order(
         try:
             seen: list[WidgetCreated] = []
             consumer = consumer_for(consumer_bus, db, partner_id, recording_handlers(seen))
-            await run_consumer_until(consumer, lambda: _true(len(seen) == 20), timeout=30)
+            await run_consumer_until(consumer, lambda: _true(len(seen) == 20), within=30)
         finally:
             await consumer_bus.close()
         stop.set()
@@ -250,8 +252,9 @@ async def test_two_relays_keep_each_aggregate_in_order(
     relays = [OutboxRelay(db, bus, service="test", batch_size=7) for _ in range(2)]
 
     async def drain(relay: OutboxRelay) -> None:
-        while await relay.relay_once():
-            await asyncio.sleep(0)
+        sent = await relay.relay_once()
+        while sent:
+            sent = await relay.relay_once()
 
     await asyncio.gather(*(drain(relay) for relay in relays))
     assert await stream_count(bus, partner_id) == 100
@@ -271,7 +274,9 @@ async def test_poison_message_is_dead_lettered_and_consumer_serves_the_next(
 
     seen: list[WidgetCreated] = []
     consumer = consumer_for(
-        bus, db, partner_id,
+        bus,
+        db,
+        partner_id,
         recording_handlers(seen, fail=lambda data: data.seq == 1),
         max_deliver=3,
         backoff=[0.05, 0.1],

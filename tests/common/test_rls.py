@@ -13,7 +13,6 @@ from partnerguard.common.ids import new_id
 from tests.support.widgets import Widget
 
 
-
 async def add_widget(db: Database, partner_id: uuid.UUID, name: str) -> uuid.UUID:
     async with db.tenant_session(partner_id) as session:
         widget = Widget(id=new_id(), partner_id=partner_id, name=name)

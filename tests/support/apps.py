@@ -20,8 +20,12 @@ AUDIENCE = "partnerguard:widgets"
 @asynccontextmanager
 async def widget_client(db: Database, issuer: Issuer) -> AsyncIterator[httpx.AsyncClient]:
     settings = ServiceSettings(
-        service_name="widgets", auth_issuer=issuer.url, auth_jwks_url=issuer.jwks_url,
-        auth_audience=AUDIENCE, log_json=False, log_level="WARNING",
+        service_name="widgets",
+        auth_issuer=issuer.url,
+        auth_jwks_url=issuer.jwks_url,
+        auth_audience=AUDIENCE,
+        log_json=False,
+        log_level="WARNING",
     )
     definition = ServiceDefinition(
         name="widgets", title="Widgets", settings=settings, routers=[router]

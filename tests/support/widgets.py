@@ -90,7 +90,9 @@ router = APIRouter(prefix="/v1/widgets", responses=PROBLEM_RESPONSES)
 async def create_widget(
     body: WidgetIn, caller: WriteCaller, session: SessionDep, idem: IdempotencyDep
 ) -> object:
-    widget = await WidgetRepository(session).add(Widget(partner_id=caller.partner_id, name=body.name))
+    widget = await WidgetRepository(session).add(
+        Widget(partner_id=caller.partner_id, name=body.name)
+    )
     await emit(
         session,
         WidgetCreated(widget_id=widget.id, name=widget.name),

@@ -1,4 +1,4 @@
-from partnerguard.gateway.models import Base
 from partnerguard.common.migrations import run_env
+from partnerguard.gateway.models import Base
 
 run_env(Base.metadata)

@@ -1,4 +1,4 @@
-from partnerguard.onboarding.models import Base
 from partnerguard.common.migrations import run_env
+from partnerguard.onboarding.models import Base
 
 run_env(Base.metadata)

@@ -1,1 +1,4 @@
-"""PartnerGuard billing service: Prepayment, safe payment instruments, invoices, aging receivables and standardized dunning."""
+"""PartnerGuard billing service.
+
+Prepayment, safe payment instruments, invoices, aging receivables and standardized dunning.
+"""

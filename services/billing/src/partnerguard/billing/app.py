@@ -13,7 +13,9 @@ def definition(settings: BillingSettings | None = None) -> ServiceDefinition:
     return ServiceDefinition(
         name="billing",
         title="PartnerGuard billing",
-        description="Prepayment, safe payment instruments, invoices, aging receivables and standardized dunning.",
+        description=(
+            "Prepayment, safe payment instruments, invoices, aging receivables and standardized dunning."
+        ),
         settings=settings or BillingSettings(),
     )
 

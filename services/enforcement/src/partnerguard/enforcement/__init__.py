@@ -1,1 +1,4 @@
-"""PartnerGuard enforcement service: Holds, policy-driven suspension and reinstatement, cases and the compromise credit clock."""
+"""PartnerGuard enforcement service.
+
+Holds, policy-driven suspension and reinstatement, cases and the compromise credit clock.
+"""

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from partnerguard.enforcement.settings import EnforcementSettings
 from partnerguard.common.runtime import ServiceDefinition
 from partnerguard.common.runtime import create_app as create_service_app
+from partnerguard.enforcement.settings import EnforcementSettings
 
 
 def definition(settings: EnforcementSettings | None = None) -> ServiceDefinition:
     return ServiceDefinition(
         name="enforcement",
         title="PartnerGuard enforcement",
-        description="Holds, policy-driven suspension and reinstatement, cases and the compromise credit clock.",
+        description=(
+            "Holds, policy-driven suspension and reinstatement, cases and the compromise credit clock."
+        ),
         settings=settings or EnforcementSettings(),
     )
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from partnerguard.enforcement.app import definition
 from partnerguard.common.runtime import create_app as create_service_app
+from partnerguard.enforcement.app import definition
 
 
 def create_app() -> FastAPI:

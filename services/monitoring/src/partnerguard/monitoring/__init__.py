@@ -1,1 +1,4 @@
-"""PartnerGuard monitoring service: Usage at volume, budgets, spend anomalies, activity-log rules and the vendor's notifications."""
+"""PartnerGuard monitoring service.
+
+Usage at volume, budgets, spend anomalies, activity-log rules and the vendor's notifications.
+"""

@@ -1,1 +1,4 @@
-"""PartnerGuard onboarding service: Vets new customers before they can buy: identity, verification, risk scoring and review."""
+"""PartnerGuard onboarding service.
+
+Vets new customers before they can buy: identity, verification, risk scoring and review.
+"""

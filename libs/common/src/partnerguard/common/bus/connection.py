@@ -92,8 +92,8 @@ class EventBus:
             subject, payload, headers={"Nats-Msg-Id": msg_id, **(headers or {})}
         )
 
-    async def ping(self, timeout: float = 2.0) -> None:
-        await asyncio.wait_for(self.nc.flush(), timeout)
+    async def ping(self, within: float = 2.0) -> None:
+        await asyncio.wait_for(self.nc.flush(), within)
 
     async def close(self) -> None:
         if self.nc.is_closed:

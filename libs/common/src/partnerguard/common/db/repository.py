@@ -24,7 +24,7 @@ class Repository(Generic[M]):
     def from_session(cls, session: AsyncSession) -> Repository[M]:
         return cls(session)
 
-    def select_for_partner(self, partner_id: uuid.UUID) -> Select[tuple[M]]:
+    def select_for_partner(self, partner_id: uuid.UUID) -> Select[M]:
         column: Any = getattr(self.model, "partner_id")  # noqa: B009 - tenant models only
         return select(self.model).where(column == partner_id)
 
@@ -35,7 +35,7 @@ class Repository(Generic[M]):
         )
         return result.scalar_one_or_none()
 
-    async def list(self, statement: Select[tuple[M]]) -> Sequence[M]:
+    async def list(self, statement: Select[M]) -> Sequence[M]:
         return (await self.session.execute(statement)).scalars().all()
 
     async def add(self, obj: M) -> M:

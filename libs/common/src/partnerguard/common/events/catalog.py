@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import builtins
 import re
 import uuid
 from collections.abc import Iterator
@@ -32,7 +33,7 @@ DOMAIN_STREAMS: dict[str, str] = {
 @dataclass(frozen=True)
 class EventDefinition:
     type: str
-    model: type[EventData]
+    model: builtins.type[EventData]
     description: str
 
     @property

@@ -45,7 +45,7 @@ async def get_caller(
 
 
 def caller_with(*scopes: str) -> object:
-    """A dependency that yields the caller and requires ``scopes``: ``Annotated[Caller, caller_with(...)]``."""
+    """The caller, requiring ``scopes``: ``Annotated[Caller, caller_with("billing:read")]``."""
     return Security(get_caller, scopes=list(scopes))
 
 

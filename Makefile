@@ -1,0 +1,47 @@
+# PartnerGuard: `make run` starts the whole platform, `make test` checks it.
+# Both install what is missing first; a fresh machine needs only Python 3.11+ and the package index.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+TOOLS := .tools
+# uv from the machine if it has one, otherwise a private copy installed from PyPI.
+UV := $(or $(shell command -v uv 2>/dev/null),$(TOOLS)/bin/uv)
+WORKSPACE_MANIFESTS := pyproject.toml uv.lock $(wildcard libs/*/pyproject.toml services/*/pyproject.toml)
+
+.PHONY: install run test lint typecheck unit format bench clean
+
+$(TOOLS)/bin/uv:
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+.venv/.synced: $(WORKSPACE_MANIFESTS) | $(UV)
+	$(UV) sync --frozen --all-packages
+	@touch $@
+
+install: .venv/.synced
+
+run: install
+	$(UV) run --frozen partnerguard run
+
+lint: install
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen ruff format --check .
+
+typecheck: install
+	$(UV) run --frozen mypy libs/common/src
+
+unit: install
+	$(UV) run --frozen pytest -q
+
+test: lint typecheck unit
+
+format: install
+	$(UV) run --frozen ruff format .
+	$(UV) run --frozen ruff check --fix .
+
+bench: install
+	$(UV) run --frozen python -m bench
+
+clean:
+	rm -rf .venv $(TOOLS) .pytest_cache .mypy_cache .ruff_cache
