@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -26,15 +28,34 @@ from tests.support.widgets import WIDGET_SQL
 
 
 @pytest.fixture(scope="session")
-def pg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPostgres]:
-    server = start_postgres(tmp_path_factory.mktemp("pg"))
+def server_dir() -> Iterator[Callable[[str], Path]]:
+    """New folders for servers' data, outside pytest's temporary root.
+
+    When we are root, PostgreSQL runs as another user, and pytest resets
+    ``/tmp/pytest-of-<user>`` to mode 0700 whenever any session starts (a concurrent run, say):
+    a server inside it would suddenly lose access to its own data folder.
+    """
+    root = Path(tempfile.mkdtemp(prefix="partnerguard-tests-"))
+
+    def make(name: str) -> Path:
+        folder = root / name
+        folder.mkdir()
+        return folder
+
+    yield make
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def pg(server_dir: Callable[[str], Path]) -> Iterator[EmbeddedPostgres]:
+    server = start_postgres(server_dir("pg"))
     yield server
     server.stop()
 
 
 @pytest.fixture(scope="session")
-def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedNats]:
-    server = start_nats(tmp_path_factory.mktemp("nats"))
+def nats_server(server_dir: Callable[[str], Path]) -> Iterator[EmbeddedNats]:
+    server = start_nats(server_dir("nats"))
     yield server
     server.stop()
 
