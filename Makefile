@@ -29,7 +29,7 @@ lint: install
 	$(UV) run --frozen ruff format --check .
 
 typecheck: install
-	$(UV) run --frozen mypy libs/common/src
+	MYPYPATH=libs/common/src:libs/cli/src $(UV) run --frozen mypy -p partnerguard.common -p partnerguard.cli
 
 unit: install
 	$(UV) run --frozen pytest -q

