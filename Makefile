@@ -29,7 +29,7 @@ lint: install
 	$(UV) run --frozen ruff format --check .
 
 typecheck: install
-	MYPYPATH=libs/common/src:libs/cli/src $(UV) run --frozen mypy -p partnerguard.common -p partnerguard.cli
+	MYPYPATH=libs/common/src:libs/cli/src:services/gateway/src $(UV) run --frozen mypy -p partnerguard.common -p partnerguard.cli -p partnerguard.gateway
 
 unit: install
 	$(UV) run --frozen pytest -q

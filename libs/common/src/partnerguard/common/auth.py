@@ -13,9 +13,9 @@ import base64
 import json
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import structlog
@@ -42,6 +42,7 @@ class Caller:
     scopes: frozenset[str]
     token_id: str | None = None
     expires_at: int | None = None
+    issuer: str | None = None
 
     def has_scope(self, scope: str) -> bool:
         return scope in self.scopes
@@ -49,11 +50,21 @@ class Caller:
 
 @dataclass
 class ClaimMapping:
-    """How an external issuer's claims name the partner and the scopes."""
+    """How an issuer's claims name the partner, the client and what it may do.
+
+    An external identity provider rarely speaks our scopes: it names roles. With ``role_claim``
+    set, the caller's scopes are those ``role_scopes`` grants its roles (a string or a list
+    claim); ``scope_claim`` is then ignored. With ``partner_id`` set, every token of the issuer
+    acts for that one partner (an enterprise IdP belongs to one partner) and ``partner_claim``
+    is not read.
+    """
 
     partner_claim: str = "partner_id"
     scope_claim: str = "scope"
     client_claim: str = "client_id"
+    role_claim: str | None = None
+    role_scopes: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    partner_id: uuid.UUID | None = None
 
 
 @dataclass
@@ -68,6 +79,12 @@ class TrustedIssuer:
         unsafe = set(self.algorithms) - ASYMMETRIC_ALGORITHMS
         if unsafe:
             raise ValueError(f"only asymmetric algorithms may verify access tokens, not {unsafe}")
+
+
+class KeySource(Protocol):
+    """Where an issuer's public keys come from; an unknown ``kid`` may trigger a refresh."""
+
+    async def key_set(self, kid: str | None) -> KeySet: ...
 
 
 class JwksCache:
@@ -142,13 +159,17 @@ class TokenVerifier:
         client: httpx.AsyncClient | None = None,
         leeway: int = 30,
         min_refresh_interval: float = 30.0,
+        key_sources: Mapping[str, KeySource] | None = None,
     ) -> None:
+        """``key_sources`` replaces the JWKS fetch for an issuer whose keys are local."""
         self._client = client or httpx.AsyncClient(timeout=5.0)
         self._owns_client = client is None
         self.leeway = leeway
         self._issuers = {issuer.issuer: issuer for issuer in issuers}
-        self._jwks = {
-            issuer.issuer: JwksCache(issuer.jwks_url, self._client, min_refresh_interval)
+        local = dict(key_sources or {})
+        self._jwks: dict[str, KeySource] = {
+            issuer.issuer: local.get(issuer.issuer)
+            or JwksCache(issuer.jwks_url, self._client, min_refresh_interval)
             for issuer in self._issuers.values()
         }
 
@@ -198,18 +219,26 @@ class TokenVerifier:
     @staticmethod
     def _caller(issuer: TrustedIssuer, claims: dict[str, Any]) -> Caller:
         mapping = issuer.claims
-        try:
-            partner_id = uuid.UUID(str(claims[mapping.partner_claim]))
-        except (KeyError, ValueError) as exc:
-            raise Unauthorized("the token names no partner") from exc
+        partner_id = mapping.partner_id
+        if partner_id is None:
+            try:
+                partner_id = uuid.UUID(str(claims[mapping.partner_claim]))
+            except (KeyError, ValueError) as exc:
+                raise Unauthorized("the token names no partner") from exc
+        if mapping.role_claim is not None:
+            roles = _scopes(claims.get(mapping.role_claim))
+            scopes = frozenset().union(*(mapping.role_scopes.get(role, ()) for role in roles))
+        else:
+            scopes = _scopes(claims.get(mapping.scope_claim))
         exp = claims.get("exp")
         return Caller(
             partner_id=partner_id,
             client_id=str(claims.get(mapping.client_claim) or claims["sub"]),
             subject=str(claims["sub"]),
-            scopes=_scopes(claims.get(mapping.scope_claim)),
+            scopes=scopes,
             token_id=str(claims["jti"]) if "jti" in claims else None,
             expires_at=int(exp) if isinstance(exp, int | float) else None,
+            issuer=issuer.issuer,
         )
 
     async def aclose(self) -> None:

@@ -95,8 +95,16 @@ class TooManyRequests(DomainError):
     status, slug, title = 429, "too-many-requests", "Too many requests"
 
 
+class BadGateway(DomainError):
+    status, slug, title = 502, "bad-gateway", "Bad gateway"
+
+
 class ServiceUnavailable(DomainError):
     status, slug, title = 503, "service-unavailable", "Service unavailable"
+
+
+class GatewayTimeout(DomainError):
+    status, slug, title = 504, "gateway-timeout", "Gateway timeout"
 
 
 def problem_response(

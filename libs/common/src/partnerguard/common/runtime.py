@@ -10,11 +10,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import structlog
 from fastapi import APIRouter, FastAPI
@@ -76,6 +76,9 @@ class ServiceDefinition:
     consumers: Sequence[Consumer] = ()
     jobs: Sequence[PeriodicJob] = ()
     openapi_tags: list[dict[str, str]] = field(default_factory=list)
+    # The service's own resources (caches, clients, background refreshers), entered after the
+    # runtime has started and left before it stops, in every role.
+    lifespan: Callable[[Runtime], AbstractAsyncContextManager[None]] | None = None
 
 
 class Runtime:
@@ -104,6 +107,8 @@ class Runtime:
             min_refresh_interval=self.settings.auth_jwks_min_refresh_seconds,
         )
         self.bus: EventBus | None = None
+        # A service's own process state (caches, clients), for its jobs and handlers to reach.
+        self.extras: dict[str, Any] = {}
         self.draining = False
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -229,10 +234,17 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await runtime.start(with_workers=with_workers)
-        log.info("service.started", role=role, workers=with_workers)
-        yield
-        log.info("service.stopping")
-        await runtime.stop()
+        try:
+            if definition.lifespan is None:
+                log.info("service.started", role=role, workers=with_workers)
+                yield
+            else:
+                async with definition.lifespan(runtime):
+                    log.info("service.started", role=role, workers=with_workers)
+                    yield
+            log.info("service.stopping")
+        finally:
+            await runtime.stop()
 
     app = FastAPI(
         title=definition.title,
