@@ -204,6 +204,40 @@ def test_run_makes_every_service_ready_and_healthy(first_run: Launch, ports: Por
     assert "the platform is up" in first_run.output()
 
 
+def wait_for_output(run: Launch, text: str, within: float = 15.0) -> str:
+    """The launcher's output once it contains ``text`` (it prints its summary after the probes
+    that made our readiness wait return)."""
+    deadline = time.monotonic() + within
+    while text not in run.output():
+        if time.monotonic() > deadline:
+            pytest.fail(f"{text!r} not printed in time:\n{run.output()}")
+        time.sleep(0.1)
+    return run.output()
+
+
+def test_the_first_run_prints_credentials_that_get_a_token(
+    first_run: Launch, ports: Ports, data_dir: Path
+) -> None:
+    output = wait_for_output(first_run, "Get a token as the demo partner")
+    kept = json.loads((data_dir / "gateway" / "first-run-credentials.json").read_text())
+    demo = kept["demo"]
+    token_url = f"http://127.0.0.1:{ports.services['gateway']}/oauth/token"
+
+    assert kept["operator"]["client_secret"] in output
+    assert (
+        f"curl -u {demo['client_id']}:{demo['client_secret']} "
+        f"-d grant_type=client_credentials {token_url}"
+    ) in output
+    with httpx.Client(trust_env=False, timeout=5.0) as client:
+        response = client.post(
+            token_url,
+            data={"grant_type": "client_credentials"},
+            auth=(demo["client_id"], demo["client_secret"]),
+        )
+    assert response.status_code == 200, response.text
+    assert response.json()["token_type"] == "Bearer"
+
+
 def test_status_json_reports_every_service_ready(first_run: Launch, ports: Ports) -> None:
     result = subprocess.run(  # noqa: S603
         [LAUNCHER, "status", "--json"],
@@ -257,6 +291,10 @@ def test_data_survives_a_restart(
         # Same cluster and same streams: nothing was initialised again.
         assert asyncio.run(identity(ports)) == first_run.identity
         assert asyncio.run(_kernel_table_exists(ports)), second.output()
+        # The first run is not repeated: the credentials are pointed to, not printed again.
+        output = wait_for_output(second, "First-run credentials (operator and demo clients)")
+        kept = json.loads((data_dir / "gateway" / "first-run-credentials.json").read_text())
+        assert kept["demo"]["client_secret"] not in output
         assert stop_with_ctrl_c(second) == 0
     finally:
         kill_everything(second, data_dir)

@@ -8,11 +8,12 @@ serving its API and its workers (``RUN_WORKERS=true``), configured through its e
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
@@ -24,6 +25,7 @@ import httpx
 
 from partnerguard.cli.embedded import EmbeddedNats, EmbeddedPostgres, port_is_free
 from partnerguard.cli.health import Endpoint, Readiness, probe, probe_all
+from partnerguard.cli.private_files import PrivateFileError, gateway_secrets_key, service_folder
 from partnerguard.cli.provision import ServiceDatabase, provision_sync, redact
 from partnerguard.cli.settings import LauncherSettings
 from partnerguard.cli.supervisor import ChildSpec, LinePrinter, Supervisor
@@ -31,6 +33,8 @@ from partnerguard.common.migrations import upgrade
 from partnerguard.common.runtime import ServiceSpec
 
 SERVICE_GROUP = "partnerguard.services"
+# A service's step for the platform's first run (name: the service; called with keywords).
+FIRST_RUN_GROUP = "partnerguard.first_run"
 # Services listen on loopback only: the embedded run is for one machine.
 HOST = "127.0.0.1"
 GATEWAY = "gateway"
@@ -38,6 +42,8 @@ READY_TIMEOUT = 120.0
 READY_POLL_SECONDS = 0.25
 # uvicorn's own drain; the supervisor waits a little longer before it kills.
 GRACEFUL_SHUTDOWN_SECONDS = 20
+# Variables meant for one service only: never inherited from the launcher's environment by all.
+PRIVATE_VARIABLES = ("SECRETS_KEY", "SERVICE_URLS")
 
 
 class PlatformError(Exception):
@@ -191,6 +197,25 @@ def provision_and_migrate(
     return databases
 
 
+def gateway_environment(
+    data_dir: Path, settings: LauncherSettings, all_specs: Sequence[ServiceSpec]
+) -> dict[str, str]:
+    """What the gateway alone is given: its secrets key and where every other service listens."""
+    if settings.secrets_key is not None:
+        key = settings.secrets_key.get_secret_value()
+    else:
+        try:
+            key = gateway_secrets_key(data_dir)
+        except (PrivateFileError, OSError) as exc:
+            raise PlatformError(str(exc)) from exc
+    urls = {
+        spec.name: f"http://{HOST}:{settings.service_port(spec)}"
+        for spec in all_specs
+        if spec.name != GATEWAY
+    }
+    return {"SECRETS_KEY": key, "SERVICE_URLS": json.dumps(urls)}
+
+
 def service_children(
     specs: Sequence[ServiceSpec],
     databases: dict[str, ServiceDatabase],
@@ -199,10 +224,15 @@ def service_children(
     nats_url: str,
     issuer: str,
     log_json: bool,
+    own_environment: Mapping[str, Mapping[str, str]] | None = None,
 ) -> list[ChildSpec]:
-    """One uvicorn process per service, its configuration entirely in its environment."""
+    """One uvicorn process per service, its configuration entirely in its environment.
+
+    ``own_environment`` holds what only one service is given (service → variables).
+    """
     # The launcher's own environment (PATH, HOME, locale ...) passes on; ours overrides it.
-    inherited = dict(os.environ)
+    inherited = {k: v for k, v in os.environ.items() if k not in PRIVATE_VARIABLES}
+    own_environment = own_environment or {}
     children = []
     for spec in specs:
         database = databases[spec.name]
@@ -222,6 +252,7 @@ def service_children(
             # Lines reach the launcher as they are written, not when a buffer fills.
             "PYTHONUNBUFFERED": "1",
         }
+        env |= own_environment.get(spec.name, {})
         argv = [
             sys.executable,
             "-m",
@@ -286,6 +317,10 @@ def run_platform(data_dir: Path, only: Sequence[str] | None, ready_timeout: floa
             nats_url = infra.start_nats()
             databases = provision_and_migrate(superuser_url, specs, printer)
             issuer = gateway_url(all_specs, settings)
+            own_environment = {}
+            if any(spec.name == GATEWAY for spec in specs):
+                own_environment[GATEWAY] = gateway_environment(infra.data_dir, settings, all_specs)
+            first_run = run_first_run_steps(databases, infra.data_dir, issuer)
             children = service_children(
                 specs,
                 databases,
@@ -293,8 +328,9 @@ def run_platform(data_dir: Path, only: Sequence[str] | None, ready_timeout: floa
                 nats_url=nats_url,
                 issuer=issuer,
                 log_json=settings.log_json if settings.log_json is not None else not printer.colour,
+                own_environment=own_environment,
             )
-            summary = _Summary(printer, endpoints, infra.described, issuer)
+            summary = _Summary(printer, endpoints, infra.described, issuer, first_run)
             asyncio.run(_serve(children, endpoints, printer, summary, ready_timeout))
     except KeyboardInterrupt:
         printer.note("interrupted during start-up")
@@ -303,6 +339,38 @@ def run_platform(data_dir: Path, only: Sequence[str] | None, ready_timeout: floa
             infra.stop()
     printer.note("stopped")
     return 0
+
+
+FirstRunStep = Callable[..., Sequence[str]]
+
+
+def first_run_steps(services: Sequence[str]) -> dict[str, FirstRunStep]:
+    """The first-run step of each of ``services`` that has one."""
+    steps: dict[str, FirstRunStep] = {}
+    for entry_point in entry_points(group=FIRST_RUN_GROUP):
+        if entry_point.name in services:
+            steps[entry_point.name] = entry_point.load()
+    return steps
+
+
+def run_first_run_steps(
+    databases: dict[str, ServiceDatabase], data_dir: Path, gateway_url: str
+) -> list[str]:
+    """Each service's first-run step (the gateway's operator and demo clients), on its database
+    as its application role; the lines to show once the platform is up. A step does its work
+    once and on later runs says where its results are."""
+    lines: list[str] = []
+    for service, step in first_run_steps(list(databases)).items():
+        try:
+            shown = step(
+                database_url=databases[service].app_url,
+                state_dir=service_folder(data_dir, service),
+                gateway_url=gateway_url,
+            )
+        except Exception as exc:
+            raise PlatformError(f"the first-run step of {service} failed: {exc}") from exc
+        lines.extend(str(line) for line in shown)
+    return lines
 
 
 def migrate_platform(data_dir: Path, only: Sequence[str] | None) -> int:
@@ -335,6 +403,7 @@ class _Summary:
     endpoints: Sequence[Endpoint]
     infrastructure: Sequence[tuple[str, str, str]]
     issuer: str
+    first_run: Sequence[str] = ()
 
     def show(self, readiness: Sequence[Readiness]) -> None:
         state = {r.service: r.describe() for r in readiness}
@@ -348,12 +417,17 @@ class _Summary:
             p.plain(line)
         p.plain()
         p.plain("  Every service answers /healthz, /readyz, /metrics and /docs.")
-        p.plain("  Get an access token (hint: the token endpoint arrives with the gateway's")
-        p.plain("  OAuth 2.0 work and may not answer yet):")
-        p.plain(
-            f"    curl -X POST {self.issuer}/oauth/token -u '<client_id>:<client_secret>' "
-            "-d grant_type=client_credentials -d 'scope=billing:read'"
-        )
+        if self.first_run:
+            for line in self.first_run:
+                p.plain(f"  {line}" if line else "")
+            p.plain()
+        else:
+            p.plain("  Get an access token with a client's credentials:")
+            p.plain(
+                f"    curl -u '<client_id>:<client_secret>' -d grant_type=client_credentials "
+                f"{self.issuer}/oauth/token"
+            )
+        p.plain("  Operator verbs (no token needed): partnerguard partners|clients|keys --help")
         p.plain("  Ctrl-C stops everything (twice: without waiting for in-flight work).")
         p.plain()
 

@@ -98,6 +98,12 @@ def url_with(server_url: str, *, user: str, password: str, database: str) -> str
     return urlunsplit((parts.scheme, netloc, "/" + quote(database, safe=""), parts.query, ""))
 
 
+def on_database(server_url: str, database: str) -> str:
+    """``server_url`` with its own credentials, on ``database`` instead."""
+    parts = urlsplit(plain_url(server_url))
+    return urlunsplit((parts.scheme, parts.netloc, "/" + quote(database, safe=""), parts.query, ""))
+
+
 def redact(url: str) -> str:
     """The URL without its credentials, fit to print."""
     parts = urlsplit(url)

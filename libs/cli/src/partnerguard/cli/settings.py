@@ -22,6 +22,9 @@ class LauncherSettings(BaseSettings):
     database_url: SecretStr | None = None
     # An external NATS server; unset: the embedded server.
     nats_url: str | None = None
+    # The gateway's key for sealing its signing keys, when the operator keeps it elsewhere (a
+    # secret manager); unset: made once and kept in the data folder. Given to the gateway only.
+    secrets_key: SecretStr | None = None
     partnerguard_pg_port: int = 5433
     partnerguard_nats_port: int = 4222
     # Passed on to the services; when unset, the launcher picks (JSON unless on a terminal).

@@ -36,9 +36,13 @@ class ChildSpec:
 class LinePrinter:
     """Writes children's lines as ``[name] line``, padded and coloured on a terminal."""
 
-    def __init__(self, names: Sequence[str], *, colour: bool | None = None) -> None:
+    def __init__(
+        self, names: Sequence[str], *, colour: bool | None = None, err: bool = False
+    ) -> None:
         self.width = max((len(n) for n in names), default=0)
-        self.colour = sys.stdout.isatty() if colour is None else colour
+        # On stderr when stdout carries a command's answer (``--json`` for scripts).
+        self.err = err
+        self.colour = (sys.stderr if err else sys.stdout).isatty() if colour is None else colour
         self._colours = {n: _COLOURS[i % len(_COLOURS)] for i, n in enumerate(names)}
 
     def line(self, name: str, text: str) -> None:
@@ -60,7 +64,7 @@ class LinePrinter:
     def _write(self, text: str) -> None:
         # A closed pipe (``partnerguard run | head``) must not take the platform down.
         with contextlib.suppress(BrokenPipeError):
-            typer.echo(text)
+            typer.echo(text, err=self.err)
 
 
 def describe_exit(code: int) -> str:

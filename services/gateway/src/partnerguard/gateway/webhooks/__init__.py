@@ -1,0 +1,1 @@
+"""Webhooks: a partner's events delivered to its HTTPS endpoints, signed per Standard Webhooks."""
