@@ -12,15 +12,13 @@ import pytest
 
 from partnerguard.cli.embedded import EmbeddedNats, EmbeddedPostgres
 from partnerguard.common.bus.connection import EventBus
-from partnerguard.common.db.engine import Database, make_engine
-from partnerguard.common.settings import normalise_database_url
+from partnerguard.common.db.engine import Database
 from tests.support.jwks import Issuer
 from tests.support.servers import (
     Roles,
-    clone_database,
+    cloned_database,
     create_roles,
     create_template,
-    drop_database,
     start_nats,
     start_postgres,
 )
@@ -85,18 +83,8 @@ async def db(
     pg: EmbeddedPostgres, kernel_roles: Roles, kernel_template: str
 ) -> AsyncIterator[Database]:
     """A fresh kernel database for this test, reached as the app role and the sweep role."""
-    name = await clone_database(pg, kernel_template, kernel_roles.owner)
-    database = Database(
-        make_engine(
-            normalise_database_url(pg.url_for(name, kernel_roles.app)), application_name="t"
-        ),
-        make_engine(
-            normalise_database_url(pg.url_for(name, kernel_roles.sweep)), application_name="t"
-        ),
-    )
-    yield database
-    await database.dispose()
-    await drop_database(pg, name)
+    async with cloned_database(pg, kernel_template, kernel_roles) as database:
+        yield database
 
 
 @pytest.fixture

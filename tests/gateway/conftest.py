@@ -7,17 +7,15 @@ from collections.abc import AsyncIterator
 import pytest
 
 from partnerguard.cli.embedded import EmbeddedNats, EmbeddedPostgres
-from partnerguard.common.db.engine import Database, make_engine
-from partnerguard.common.settings import normalise_database_url
+from partnerguard.common.db.engine import Database
 from partnerguard.gateway.settings import GatewaySettings
 from partnerguard.gateway.spec import SPEC
 from tests.support.gateway import RunningGateway, gateway_settings, running_gateway
 from tests.support.servers import (
     Roles,
-    clone_database,
+    cloned_database,
     create_roles,
     create_template,
-    drop_database,
 )
 
 
@@ -37,18 +35,8 @@ async def gateway_db(
     pg: EmbeddedPostgres, gateway_roles: Roles, gateway_template: str
 ) -> AsyncIterator[Database]:
     """A fresh gateway database, reached as the app role (RLS applies) and the sweep role."""
-    name = await clone_database(pg, gateway_template, gateway_roles.owner)
-    database = Database(
-        make_engine(
-            normalise_database_url(pg.url_for(name, gateway_roles.app)), application_name="t"
-        ),
-        make_engine(
-            normalise_database_url(pg.url_for(name, gateway_roles.sweep)), application_name="t"
-        ),
-    )
-    yield database
-    await database.dispose()
-    await drop_database(pg, name)
+    async with cloned_database(pg, gateway_template, gateway_roles) as database:
+        yield database
 
 
 @pytest.fixture

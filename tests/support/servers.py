@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from partnerguard.cli.embedded import EmbeddedNats, EmbeddedPostgres, free_port
+from partnerguard.common.db.engine import Database, make_engine
 from partnerguard.common.migrations import upgrade
+from partnerguard.common.settings import normalise_database_url
 
 # Durability off for speed: these servers hold throwaway test data.
 FAST_PG = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
@@ -99,3 +104,22 @@ async def drop_database(pg: EmbeddedPostgres, name: str) -> None:
         await conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
     finally:
         await conn.close()
+
+
+@asynccontextmanager
+async def cloned_database(
+    pg: EmbeddedPostgres, template: str, roles: Roles
+) -> AsyncIterator[Database]:
+    """A fresh copy of ``template`` as a service sees it: the app role (RLS applies) and the
+    sweep role; dropped afterwards."""
+    name = await clone_database(pg, template, roles.owner)
+
+    def engine(role: str) -> AsyncEngine:
+        return make_engine(normalise_database_url(pg.url_for(name, role)), application_name="t")
+
+    database = Database(engine(roles.app), engine(roles.sweep))
+    try:
+        yield database
+    finally:
+        await database.dispose()
+        await drop_database(pg, name)
