@@ -10,9 +10,9 @@ import platform
 import sys
 from pathlib import Path
 
-from bench import kernel_events
+from bench import gateway_overhead, kernel_events
 
-BENCHMARKS = {"kernel_events": kernel_events.run}
+BENCHMARKS = {"kernel_events": kernel_events.run, "gateway_overhead": gateway_overhead.run}
 
 
 def main(argv: list[str] | None = None) -> int:

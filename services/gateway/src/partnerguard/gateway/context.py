@@ -4,6 +4,7 @@ and upstream proxy. Built once per process and reached through ``GatewayDep``.""
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated
 
@@ -55,14 +56,27 @@ class Gateway:
 
 
 class GatewayVerifier(TokenVerifier):
-    """Token verification at the gateway: the kernel's checks, then revocation."""
+    """Token verification at the gateway: the kernel's checks, then revocation.
+
+    A partner system sends the same token for many requests: its verified claims are kept
+    (bounded, until the token expires) so the signature is checked once, not per request.
+    Revocation is checked every time.
+    """
+
+    CACHE_SIZE = 10_000
 
     def __init__(self, *args: object, revocations: RevocationList, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.revocations = revocations
+        self._verified: OrderedDict[str, Caller] = OrderedDict()
 
     async def verify(self, token: str) -> Caller:
-        caller = await super().verify(token)
+        caller = self._verified.get(token)
+        if caller is None or caller.expires_at is None or caller.expires_at <= time.time():
+            caller = await super().verify(token)
+            self._verified[token] = caller
+            if len(self._verified) > self.CACHE_SIZE:
+                self._verified.popitem(last=False)
         self.revocations.check(caller)
         return caller
 

@@ -1,0 +1,327 @@
+"""Gateway overhead: the same upstream endpoint called directly and through the gateway.
+
+The gateway and a minimal "onboarding" service (``bench.upstream_app``) run as real uvicorn
+subprocesses on embedded PostgreSQL and NATS. Both paths take the same token and path
+(``GET /v1/onboarding/ping``, which the upstream verifies itself); the gateway adds token
+verification, revocation and scope checks, rate limiting and the proxy hop.
+
+- load: ``CONCURRENCY`` closed-loop workers for ``DURATION`` s after a ``WARMUP`` s warm-up,
+  per path: requests per second and p50/p99 latency; targets are gateway throughput at least
+  0.7 of direct and at most 2 ms added at p50;
+- unloaded: one worker, for the per-request latency the gateway adds without queueing
+  (for information; the targets are judged on the load run).
+
+The load generator, the gateway, the upstream, PostgreSQL and NATS all share this machine's
+CPUs, so absolute figures are lower than on separate hosts; the ratio is what to read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import IO, Any
+
+import asyncpg
+import httpx
+
+from bench.kernel_events import percentile
+from partnerguard.cli.embedded import EmbeddedNats, EmbeddedPostgres, free_port
+from partnerguard.common.db.engine import Database, make_engine
+from partnerguard.common.migrations import upgrade
+from partnerguard.common.settings import normalise_database_url
+from partnerguard.gateway.clients.service import create_client
+from partnerguard.gateway.partners.service import create_partner
+from partnerguard.gateway.roles import Role
+from partnerguard.gateway.sealing import generate_key
+from partnerguard.gateway.spec import SPEC
+
+PATH = "/v1/onboarding/ping"
+CONCURRENCY = 16
+WARMUP = 2.0
+DURATION = 10.0
+UNLOADED_DURATION = 5.0
+MIN_RATIO = 0.7
+MAX_ADDED_P50_MS = 2.0
+REPO = Path(__file__).resolve().parent.parent
+
+
+async def run() -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="gw-bench-") as tmp:
+        root = Path(tmp)
+        pg = EmbeddedPostgres(root / "pg", port=free_port())
+        nats = EmbeddedNats(root / "nats", port=free_port())
+        processes: list[subprocess.Popen[bytes]] = []
+        logs: list[IO[bytes]] = []
+        pg.start()
+        try:
+            nats.start()
+            try:
+                return await _measure(pg, nats, root, processes, logs)
+            finally:
+                for process in processes:
+                    _terminate(process)
+                for log in logs:
+                    log.close()
+                nats.stop()
+        finally:
+            pg.stop()
+
+
+async def _measure(
+    pg: EmbeddedPostgres,
+    nats: EmbeddedNats,
+    root: Path,
+    processes: list[subprocess.Popen[bytes]],
+    logs: list[IO[bytes]],
+) -> dict[str, Any]:
+    url = await _gateway_database(pg)
+    gw_port, up_port = free_port(), free_port()
+    gateway_url, upstream_url = f"http://127.0.0.1:{gw_port}", f"http://127.0.0.1:{up_port}"
+    common = {"NATS_URL": nats.url, "DATABASE_URL": url, "LOG_LEVEL": "WARNING"}
+
+    def spawn(name: str, factory: str, port: int, env: dict[str, str]) -> None:
+        log = (root / f"{name}.log").open("wb")
+        logs.append(log)
+        args = [sys.executable, "-m", "uvicorn", "--factory", factory]
+        args += ["--host", "127.0.0.1", "--port", str(port), "--no-access-log"]
+        processes.append(
+            subprocess.Popen(  # noqa: S603 - our own interpreter, our own arguments
+                args, cwd=REPO, env={**os.environ, **common, **env}, stdout=log, stderr=log
+            )
+        )
+
+    # The upstream first, so the gateway finds its OpenAPI document on its first fetch.
+    spawn(
+        "upstream",
+        "bench.upstream_app:create_app",
+        up_port,
+        {
+            "AUTH_ISSUER": gateway_url,
+            "AUTH_JWKS_URL": f"{gateway_url}/.well-known/jwks.json",
+            "AUTH_AUDIENCE": "partnerguard:onboarding",
+        },
+    )
+    await _wait_healthy(upstream_url, processes[-1], root / "upstream.log")
+    spawn(
+        "gateway",
+        "partnerguard.gateway.app:create_app",
+        gw_port,
+        {
+            "DATABASE_OWNER_URL": url,
+            "DATABASE_SWEEP_URL": url,
+            "PUBLIC_URL": gateway_url,
+            "AUTH_ISSUER": gateway_url,
+            "SECRETS_KEY": generate_key(),
+            "SERVICE_URLS": json.dumps({"onboarding": upstream_url}),
+            "RATE_LIMIT_PER_SECOND": "1000000",
+            "RATE_LIMIT_BURST": "1000000",
+        },
+    )
+    await _wait_healthy(gateway_url, processes[-1], root / "gateway.log")
+
+    client_id, secret = await _admin_agent(url)
+    async with httpx.AsyncClient(base_url=gateway_url) as http:
+        response = await http.post(
+            "/oauth/token",
+            data={"grant_type": "client_credentials"},
+            auth=(client_id, secret),
+        )
+        response.raise_for_status()
+        token = response.json()["access_token"]
+        await _wait_for_route(http)
+    headers = {"authorization": f"Bearer {token}"}
+
+    loaded = {
+        target: await _load(base, headers, CONCURRENCY, DURATION)
+        for target, base in (("direct", upstream_url), ("gateway", gateway_url))
+    }
+    unloaded = {
+        target: await _load(base, headers, 1, UNLOADED_DURATION)
+        for target, base in (("direct", upstream_url), ("gateway", gateway_url))
+    }
+    direct, gateway = loaded["direct"], loaded["gateway"]
+    ratio = gateway["rps"] / direct["rps"]
+    added_p50 = gateway["p50_ms"] - direct["p50_ms"]
+    added_p99 = gateway["p99_ms"] - direct["p99_ms"]
+    unloaded_added_p50 = unloaded["gateway"]["p50_ms"] - unloaded["direct"]["p50_ms"]
+    unloaded_added_p99 = unloaded["gateway"]["p99_ms"] - unloaded["direct"]["p99_ms"]
+    throughput_ok = ratio >= MIN_RATIO
+    latency_ok = added_p50 <= MAX_ADDED_P50_MS
+    _print_table(loaded, unloaded, ratio, added_p50, added_p99, throughput_ok, latency_ok)
+    return {
+        "description": __doc__,
+        "figures": {
+            "concurrency": CONCURRENCY,
+            "duration_s": DURATION,
+            "direct_rps": round(direct["rps"]),
+            "gateway_rps": round(gateway["rps"]),
+            "throughput_ratio": round(ratio, 3),
+            "direct_p50_ms": round(direct["p50_ms"], 2),
+            "direct_p99_ms": round(direct["p99_ms"], 2),
+            "gateway_p50_ms": round(gateway["p50_ms"], 2),
+            "gateway_p99_ms": round(gateway["p99_ms"], 2),
+            "added_p50_ms": round(added_p50, 2),
+            "added_p99_ms": round(added_p99, 2),
+            "direct_errors": direct["errors"],
+            "gateway_errors": gateway["errors"],
+            "unloaded_direct_p50_ms": round(unloaded["direct"]["p50_ms"], 2),
+            "unloaded_gateway_p50_ms": round(unloaded["gateway"]["p50_ms"], 2),
+            "unloaded_added_p50_ms": round(unloaded_added_p50, 2),
+            "unloaded_added_p99_ms": round(unloaded_added_p99, 2),
+            "target_throughput_ratio_min": MIN_RATIO,
+            "target_added_p50_ms_max": MAX_ADDED_P50_MS,
+            "throughput_target": "PASS" if throughput_ok else "FAIL",
+            "added_p50_target": "PASS" if latency_ok else "FAIL",
+            "shared_cpus": len(os.sched_getaffinity(0)),
+        },
+        "runs": {"loaded": loaded, "unloaded": unloaded},
+    }
+
+
+async def _gateway_database(pg: EmbeddedPostgres) -> str:
+    """A migrated gateway database; the superuser serves as owner, app and sweep role."""
+    conn = await asyncpg.connect(pg.url)
+    try:
+        await conn.execute("CREATE DATABASE gateway")
+    finally:
+        await conn.close()
+    url = pg.url_for("gateway")
+    await asyncio.to_thread(upgrade, url, SPEC.migrations)
+    return url
+
+
+async def _admin_agent(url: str) -> tuple[str, str]:
+    """An ``admin_agent`` client (scopes ``onboarding:read`` among others) of a new partner."""
+    db = Database(make_engine(normalise_database_url(url), application_name="bench"))
+    try:
+        async with db.session() as session:
+            partner = await create_partner(session, f"bench-{uuid.uuid4().hex[:8]}")
+        async with db.tenant_session(partner.id) as session:
+            client, secret = await create_client(session, partner.id, "bench", Role.ADMIN_AGENT)
+        return client.client_id, secret
+    finally:
+        await db.dispose()
+
+
+async def _wait_healthy(base: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 60
+    async with httpx.AsyncClient(base_url=base, timeout=2) as http:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"{base} exited:\n{await _tail(log)}")
+            try:
+                if (await http.get("/healthz")).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.1)
+    raise RuntimeError(f"{base} did not become healthy:\n{await _tail(log)}")
+
+
+async def _tail(log: Path) -> str:
+    text = await asyncio.to_thread(log.read_text, errors="replace")
+    return text[-4000:]
+
+
+async def _wait_for_route(http: httpx.AsyncClient) -> None:
+    """Until the gateway has loaded the upstream's OpenAPI document (it routes by it)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        response = await http.get("/openapi.json")
+        if response.status_code == 200 and PATH in response.json().get("paths", {}):
+            return
+        await asyncio.sleep(0.2)
+    raise RuntimeError(f"the gateway never listed {PATH} in /openapi.json")
+
+
+async def _load(
+    base: str, headers: dict[str, str], concurrency: int, duration: float
+) -> dict[str, Any]:
+    """Closed loop: each worker sends its next request when the last one is answered."""
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=base, headers=headers, limits=limits) as http:
+        await _drive(http, concurrency, WARMUP)
+        latencies, errors, elapsed = await _drive(http, concurrency, duration)
+    return {
+        "requests": len(latencies),
+        "errors": errors,
+        "elapsed_s": round(elapsed, 3),
+        "rps": len(latencies) / elapsed,
+        "p50_ms": percentile(latencies, 0.50),
+        "p99_ms": percentile(latencies, 0.99),
+    }
+
+
+async def _drive(
+    http: httpx.AsyncClient, concurrency: int, duration: float
+) -> tuple[list[float], int, float]:
+    latencies: list[float] = []
+    errors = 0
+    started = time.perf_counter()
+    deadline = started + duration
+
+    async def worker() -> None:
+        nonlocal errors
+        while time.perf_counter() < deadline:
+            sent = time.perf_counter()
+            try:
+                response = await http.get(PATH)
+            except httpx.HTTPError:
+                errors += 1
+                continue
+            if response.status_code == 200:
+                latencies.append((time.perf_counter() - sent) * 1000)
+            else:
+                errors += 1
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return latencies, errors, time.perf_counter() - started
+
+
+def _print_table(
+    loaded: dict[str, dict[str, Any]],
+    unloaded: dict[str, dict[str, Any]],
+    ratio: float,
+    added_p50: float,
+    added_p99: float,
+    throughput_ok: bool,
+    latency_ok: bool,
+) -> None:
+    cpus = len(os.sched_getaffinity(0))
+    lines = [
+        f"gateway overhead: GET {PATH}, {CONCURRENCY} workers x {DURATION:g} s "
+        f"(after {WARMUP:g} s warm-up); unloaded: 1 worker x {UNLOADED_DURATION:g} s",
+        f"NOTE: load generator, gateway, upstream, PostgreSQL and NATS share {cpus} CPU(s)",
+        f"{'run':<18}{'rps':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}",
+    ]
+    for label, runs in (("", loaded), (" (1 worker)", unloaded)):
+        for target in ("direct", "gateway"):
+            r = runs[target]
+            lines.append(
+                f"{target + label:<18}{r['rps']:>10.0f}{r['p50_ms']:>10.2f}"
+                f"{r['p99_ms']:>10.2f}{r['errors']:>8}"
+            )
+    verdict = {True: "PASS", False: "FAIL"}
+    lines += [
+        f"throughput ratio {ratio:.3f} (target >= {MIN_RATIO}): {verdict[throughput_ok]}",
+        f"added p50 {added_p50:.2f} ms (target <= {MAX_ADDED_P50_MS} ms): {verdict[latency_ok]}",
+        f"added p99 {added_p99:.2f} ms",
+    ]
+    sys.stdout.write("\n".join(lines) + "\n")
+
+
+def _terminate(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
