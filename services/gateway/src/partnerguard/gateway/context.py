@@ -81,7 +81,8 @@ class GatewayVerifier(TokenVerifier):
         return caller
 
 
-def get_gateway(request: Request) -> Gateway:
+async def get_gateway(request: Request) -> Gateway:
+    # async: FastAPI runs a plain ``def`` dependency in its thread pool, a hop per request.
     gateway: Gateway = request.app.state.gateway
     return gateway
 

@@ -33,6 +33,14 @@ class Decision:
             headers["Retry-After"] = str(self.retry_after)
         return headers
 
+    def raw_headers(self) -> list[tuple[bytes, bytes]]:
+        """The ``RateLimit-*`` fields of an allowed request, as ASGI headers."""
+        return [
+            (b"ratelimit-limit", b"%d" % self.limit),
+            (b"ratelimit-remaining", b"%d" % self.remaining),
+            (b"ratelimit-reset", b"%d" % self.reset),
+        ]
+
 
 class RateLimiter:
     def __init__(self, rate: float, burst: int, max_clients: int = 100_000) -> None:

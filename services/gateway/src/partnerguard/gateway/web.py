@@ -39,7 +39,7 @@ class EdgeHeadersMiddleware:
                     headers.append(_API_CSP)
                 limits = scope.get("state", {}).get(RATE_LIMIT_HEADERS)
                 if limits and b"ratelimit-limit" not in present:
-                    headers += [(k.lower().encode(), v.encode()) for k, v in limits.items()]
+                    headers += limits
                 message["headers"] = headers
             await send(message)
 

@@ -1,5 +1,6 @@
-"""Forwarding to the owning service: pooled connections, timeouts, bodies streamed both ways
-under a size limit, request id and trace context passed on, failures as 502/503/504."""
+"""Forwarding to the owning service: pooled connections, timeouts, small bodies passed whole and
+large ones streamed both ways under a size limit, request id and trace context passed on,
+failures as 502/503/504."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ import httpx
 import structlog
 from fastapi import Request
 from starlette.background import BackgroundTask
-from starlette.responses import StreamingResponse
+from starlette.responses import Response, StreamingResponse
+from starlette.types import Scope
 
 from partnerguard.common.errors import (
     BadGateway,
@@ -21,35 +23,46 @@ from partnerguard.common.errors import (
 )
 from partnerguard.common.tracing import current_request_id, current_traceparent
 from partnerguard.gateway.proxy.routes import RouteTable
+from partnerguard.gateway.proxy.upstream import (
+    BUFFERED_BODY_BYTES,
+    UpstreamClient,
+    UpstreamConnectError,
+    UpstreamError,
+    UpstreamResponse,
+    UpstreamTimeout,
+)
 from partnerguard.gateway.settings import GatewaySettings
 
 log = structlog.get_logger()
 
-# RFC 9110 §7.6.1 hop-by-hop fields, and those the proxy sets itself.
+# RFC 9110 §7.6.1 hop-by-hop fields, and those the proxy sets itself (framing included).
 _HOP_BY_HOP = frozenset(
     {
-        "connection",
-        "keep-alive",
-        "proxy-authenticate",
-        "proxy-authorization",
-        "proxy-connection",
-        "te",
-        "trailer",
-        "transfer-encoding",
-        "upgrade",
-        "host",
-        "x-request-id",
-        "traceparent",
-        "x-forwarded-for",
-        "x-forwarded-proto",
-        "x-forwarded-host",
-        "forwarded",
+        b"connection",
+        b"keep-alive",
+        b"proxy-authenticate",
+        b"proxy-authorization",
+        b"proxy-connection",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"content-length",
+        b"upgrade",
+        b"host",
+        b"authorization",
+        b"x-request-id",
+        b"traceparent",
+        b"x-forwarded-for",
+        b"x-forwarded-proto",
+        b"x-forwarded-host",
+        b"forwarded",
     }
 )
 _RESPONSE_DROP = frozenset(
-    {"connection", "keep-alive", "transfer-encoding", "upgrade", "trailer", "te", "server", "date"}
+    {b"connection", b"keep-alive", b"transfer-encoding", b"upgrade", b"trailer", b"te"}
+    | {b"server", b"date"}
     # The gateway answers with its own request id and trace context.
-    | {"x-request-id", "traceparent"}
+    | {b"x-request-id", b"traceparent"}
 )
 
 
@@ -58,22 +71,18 @@ class _BodyTooLarge(Exception):
 
 
 class Proxy:
-    """One pooled HTTP client to the services, and what their OpenAPI documents say."""
+    """Connections to the services, and what their OpenAPI documents say."""
 
     def __init__(self, settings: GatewaySettings) -> None:
         self.settings = settings
+        self.upstream = UpstreamClient(
+            max_connections=settings.proxy_max_connections,
+            connect_timeout=settings.proxy_connect_timeout_seconds,
+            read_timeout=settings.proxy_read_timeout_seconds,
+        )
+        # The documents are fetched now and then, off the request path: a general client.
         self.client = httpx.AsyncClient(
-            limits=httpx.Limits(
-                max_connections=settings.proxy_max_connections,
-                max_keepalive_connections=settings.proxy_max_connections,
-                keepalive_expiry=30.0,
-            ),
-            timeout=httpx.Timeout(
-                connect=settings.proxy_connect_timeout_seconds,
-                read=settings.proxy_read_timeout_seconds,
-                write=settings.proxy_read_timeout_seconds,
-                pool=settings.proxy_connect_timeout_seconds,
-            ),
+            timeout=httpx.Timeout(settings.proxy_read_timeout_seconds, connect=5.0),
             follow_redirects=False,
         )
         self.documents: dict[str, dict[str, Any]] = {}
@@ -113,73 +122,99 @@ class Proxy:
             except TimeoutError:
                 pass
 
-    async def forward(
-        self, request: Request, service: str, authorization: str | None
-    ) -> StreamingResponse:
+    async def forward(self, request: Request, service: str, authorization: str | None) -> Response:
+        """The service's answer to the request: read whole when small, else streamed."""
         base = self.base_url(service)
         if base is None:
             raise ServiceUnavailable(f"the {service} service is not configured")
-        length = request.headers.get("content-length")
-        limit = self.settings.proxy_max_body_bytes
-        if length is not None and length.isdigit() and int(length) > limit:
-            raise PayloadTooLarge(f"the body exceeds {limit} bytes")
-        upstream = self.client.build_request(
-            request.method,
-            base + request.url.path,
-            params=request.url.query.encode("latin-1") if request.url.query else None,
-            headers=self._request_headers(request, authorization),
-            content=_limited(request.stream(), limit)
-            if request.method not in ("GET", "HEAD", "DELETE", "OPTIONS") or length
-            else None,
-        )
         try:
-            response = await self.client.send(upstream, stream=True)
+            origin = self.upstream.origin(base)
+        except ValueError as exc:
+            log.warning("proxy.bad_service_url", service=service, error=str(exc))
+            raise ServiceUnavailable(f"the {service} service is not configured") from exc
+        scope = request.scope
+        headers, length, chunked = _request_headers(scope, authorization)
+        limit = self.settings.proxy_max_body_bytes
+        if length is not None and length > limit:
+            raise PayloadTooLarge(f"the body exceeds {limit} bytes")
+        body: bytes | AsyncIterator[bytes] | None = None
+        if length is not None and length <= BUFFERED_BODY_BYTES:
+            body = await request.body() if length else b""
+        elif length is not None or chunked:
+            body = _limited(request.stream(), limit)
+        target = scope.get("raw_path") or scope["path"].encode("utf-8")
+        if scope["query_string"]:
+            target += b"?" + scope["query_string"]
+        try:
+            response = await self.upstream.send(
+                origin, scope["method"], target, headers, body, length
+            )
         except _BodyTooLarge:
             raise PayloadTooLarge(f"the body exceeds {limit} bytes") from None
-        except httpx.TimeoutException as exc:
+        except UpstreamTimeout as exc:
             log.warning("proxy.upstream_timeout", service=service, error=repr(exc))
             raise GatewayTimeout(f"the {service} service did not answer in time") from exc
-        except httpx.ConnectError as exc:
+        except UpstreamConnectError as exc:
             log.warning("proxy.upstream_unreachable", service=service, error=repr(exc))
             raise ServiceUnavailable(f"the {service} service is unavailable") from exc
-        except httpx.TransportError as exc:
+        except UpstreamError as exc:
             log.warning("proxy.upstream_failed", service=service, error=repr(exc))
             raise BadGateway(f"the {service} service failed to answer") from exc
-        headers = {
-            k: v for k, v in response.headers.multi_items() if k.lower() not in _RESPONSE_DROP
-        }
-        return StreamingResponse(
-            _relay(response, service),
-            status_code=response.status_code,
-            headers=headers,
-            background=BackgroundTask(response.aclose),
-        )
-
-    def _request_headers(
-        self, request: Request, authorization: str | None
-    ) -> list[tuple[str, str]]:
-        headers = [
-            (k, v)
-            for k, v in request.headers.items()
-            if k not in _HOP_BY_HOP and k != "authorization"
-        ]
-        if authorization is not None:
-            headers.append(("authorization", authorization))
-        request_id = current_request_id()
-        if request_id:
-            headers.append(("x-request-id", request_id))
-        traceparent = current_traceparent()
-        if traceparent:
-            headers.append(("traceparent", traceparent))
-        client = request.client.host if request.client else "unknown"
-        prior = request.headers.get("x-forwarded-for")
-        headers.append(("x-forwarded-for", f"{prior}, {client}" if prior else client))
-        headers.append(("x-forwarded-proto", request.url.scheme))
-        headers.append(("x-forwarded-host", request.headers.get("host", "")))
-        return headers
+        answer: Response
+        if response.body is not None:
+            answer = Response(response.body, status_code=response.status)
+        else:
+            answer = StreamingResponse(
+                _relay(response, service, self.settings.proxy_read_timeout_seconds),
+                status_code=response.status,
+                background=BackgroundTask(response.aclose),
+            )
+        answer.raw_headers = [h for h in response.headers if h[0] not in _RESPONSE_DROP]
+        return answer
 
     async def aclose(self) -> None:
+        await self.upstream.aclose()
         await self.client.aclose()
+
+
+def _request_headers(
+    scope: Scope, authorization: str | None
+) -> tuple[list[tuple[bytes, bytes]], int | None, bool]:
+    """The headers to pass on, the body's declared length, and whether it comes chunked."""
+    headers = []
+    length: int | None = None
+    chunked = False
+    prior_forwarded = host = b""
+    for raw_name, value in scope["headers"]:
+        name = raw_name.lower()
+        if name not in _HOP_BY_HOP:
+            headers.append((name, value))
+        elif name == b"content-length":
+            length = int(value) if value.isdigit() else None
+        elif name == b"transfer-encoding":
+            chunked = True
+        elif name == b"x-forwarded-for":
+            prior_forwarded = value
+        elif name == b"host":
+            host = value
+    if chunked:
+        length = None  # RFC 9112 §6.3: chunked framing wins over a declared length
+    if authorization is not None:
+        headers.append((b"authorization", authorization.encode("latin-1")))
+    request_id = current_request_id()
+    if request_id:
+        headers.append((b"x-request-id", request_id.encode("latin-1")))
+    traceparent = current_traceparent()
+    if traceparent:
+        headers.append((b"traceparent", traceparent.encode("latin-1")))
+    client = scope.get("client")
+    peer = client[0].encode("latin-1") if client else b"unknown"
+    headers.append(
+        (b"x-forwarded-for", prior_forwarded + b", " + peer if prior_forwarded else peer)
+    )
+    headers.append((b"x-forwarded-proto", scope.get("scheme", "http").encode("latin-1")))
+    headers.append((b"x-forwarded-host", host))
+    return headers, length, chunked
 
 
 async def _limited(stream: AsyncIterator[bytes], limit: int) -> AsyncIterator[bytes]:
@@ -192,10 +227,12 @@ async def _limited(stream: AsyncIterator[bytes], limit: int) -> AsyncIterator[by
         yield chunk
 
 
-async def _relay(response: httpx.Response, service: str) -> AsyncIterator[bytes]:
+async def _relay(
+    response: UpstreamResponse, service: str, read_timeout: float
+) -> AsyncIterator[bytes]:
     try:
-        async for chunk in response.aiter_raw():
+        async for chunk in response.stream(read_timeout):
             yield chunk
-    except httpx.TransportError as exc:
+    except UpstreamError as exc:
         # Headers are gone already: all we can do is cut the body short and say so in the log.
         log.warning("proxy.upstream_body_failed", service=service, error=repr(exc))
