@@ -10,9 +10,13 @@ import platform
 import sys
 from pathlib import Path
 
-from bench import gateway_overhead, kernel_events
+from bench import gateway_overhead, kernel_events, onboarding_decisions
 
-BENCHMARKS = {"kernel_events": kernel_events.run, "gateway_overhead": gateway_overhead.run}
+BENCHMARKS = {
+    "kernel_events": kernel_events.run,
+    "gateway_overhead": gateway_overhead.run,
+    "onboarding_decisions": onboarding_decisions.run,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -38,6 +38,7 @@ import asyncpg
 import httpx
 
 from bench.kernel_events import percentile
+from bench.rawhttp import encode_request, read_response
 from partnerguard.cli.embedded import EmbeddedNats, EmbeddedPostgres, free_port
 from partnerguard.common.db.engine import Database, make_engine
 from partnerguard.common.migrations import upgrade
@@ -292,9 +293,7 @@ async def _load(
     """Closed loop after a warm-up: each worker sends its next request when the last one is
     answered. Latencies, errors, elapsed seconds and each server's CPU seconds meanwhile."""
     authority = base.removeprefix("http://")
-    text = f"GET {PATH} HTTP/1.1\r\nhost: {authority}\r\n"
-    text += "".join(f"{name}: {value}\r\n" for name, value in headers.items()) + "\r\n"
-    request = text.encode("latin-1")
+    request = encode_request("GET", PATH, authority, headers)
     await _drive(authority, request, concurrency, WARMUP)
     cpu_before = {name: _cpu_seconds(pid) for name, pid in servers.items()}
     latencies, errors, elapsed = await _drive(authority, request, concurrency, duration)
@@ -319,7 +318,7 @@ async def _drive(
                 while time.perf_counter() < deadline:
                     sent = time.perf_counter()
                     writer.write(request)
-                    status, keep_alive = await _read_response(reader)
+                    status, keep_alive, _ = await read_response(reader)
                     if status == 200:
                         latencies.append((time.perf_counter() - sent) * 1000)
                     else:
@@ -333,21 +332,6 @@ async def _drive(
 
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     return latencies, errors, time.perf_counter() - started
-
-
-async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
-    """Status and keep-alive of one answer, its body read (Content-Length or chunked)."""
-    head = (await reader.readuntil(b"\r\n\r\n")).lower()
-    status = int(head.split(b" ", 2)[1])
-    fields = dict(line.split(b":", 1) for line in head.split(b"\r\n")[1:] if b":" in line)
-    if fields.get(b"transfer-encoding", b"").strip() == b"chunked":
-        while size := int((await reader.readuntil(b"\r\n")).split(b";")[0], 16):
-            await reader.readexactly(size + 2)
-        while await reader.readuntil(b"\r\n") != b"\r\n":
-            pass
-    else:
-        await reader.readexactly(int(fields.get(b"content-length", b"0")))
-    return status, b"close" not in fields.get(b"connection", b"")
 
 
 def _cpu_seconds(pid: int) -> float:

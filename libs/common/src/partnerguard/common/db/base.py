@@ -30,6 +30,14 @@ class TenantMixin:
     partner_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), index=True)
 
 
+class CreatedAtMixin:
+    """When the row was written (by the database's clock)."""
+
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )
+
+
 class TimestampMixin:
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), nullable=False

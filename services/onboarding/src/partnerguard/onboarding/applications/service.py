@@ -1,0 +1,462 @@
+"""Applications: submit, score, move through their states, and tell the others by event.
+
+States: submitted → pending_verification → in_review → approved | rejected. The rules engine
+decides where an application goes after each new fact (``assess``); reviewers decide the
+queue (``reviews``). Every change is written to the audit trail and, where another service
+cares, to the outbox in the same transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from partnerguard.common.errors import NotFound, PolicyViolation
+from partnerguard.common.events.types.onboarding import (
+    CollectionsPolicyAccepted,
+    CustomerApproved,
+    CustomerRejected,
+    CustomerReviewRequired,
+    CustomerSubmitted,
+    Decider,
+    RiskReason,
+    RiskTier,
+)
+from partnerguard.common.ids import new_id
+from partnerguard.common.outbox import emit
+from partnerguard.onboarding.applications.repository import ApplicationRepository
+from partnerguard.onboarding.applications.schemas import ApplicationIn, CollectionsAcceptanceIn
+from partnerguard.onboarding.collections.service import policy_version
+from partnerguard.onboarding.lists.service import ListCandidates, find_hits
+from partnerguard.onboarding.models import (
+    Application,
+    ApplicationEvent,
+    ApplicationStatus,
+    CollectionsAcceptance,
+)
+from partnerguard.onboarding.risk_policy.service import PolicyInForce, policy_in_force
+from partnerguard.onboarding.scoring import (
+    Assessment,
+    CheckResult,
+    Facts,
+    Outcome,
+    SanctionsHit,
+    VelocityKey,
+    is_free_email_domain,
+    score_application,
+)
+
+SYSTEM = "system"
+
+# States in which new facts still move an application on their own.
+_OPEN = {ApplicationStatus.SUBMITTED, ApplicationStatus.PENDING_VERIFICATION}
+UNDECIDED = {*_OPEN, ApplicationStatus.IN_REVIEW}
+
+
+async def get_application(
+    session: AsyncSession,
+    partner_id: uuid.UUID,
+    customer_id: uuid.UUID,
+    *,
+    for_update: bool = False,
+) -> Application:
+    application = await ApplicationRepository(session).by_customer(
+        partner_id, customer_id, for_update=for_update
+    )
+    if application is None:
+        raise NotFound("no such customer")
+    return application
+
+
+async def submit_application(
+    session: AsyncSession,
+    partner_id: uuid.UUID,
+    body: ApplicationIn,
+    actor: str,
+    in_force: PolicyInForce,
+    sanctions_hits: tuple[SanctionsHit, ...] = (),
+    now: datetime | None = None,
+) -> Application:
+    """Store an application, score it under ``in_force``, and move it to its first decision."""
+    now = now or datetime.now(UTC)
+    repository = ApplicationRepository(session)
+    email_domain = body.contact.email.rsplit("@", 1)[1]
+    instrument = body.payment_instrument
+    velocity_values: dict[VelocityKey, object] = {
+        VelocityKey.IP: body.signup.ip,
+        VelocityKey.DEVICE: body.signup.device_id,
+        # Everybody shares gmail.com: velocity by domain only means something for companies'.
+        VelocityKey.EMAIL_DOMAIN: None if is_free_email_domain(email_domain) else email_domain,
+        VelocityKey.PHONE: body.contact.phone,
+        VelocityKey.CARD_BIN: instrument.card_bin if instrument else None,
+    }
+    windows = {key: limit.window_minutes for key, limit in in_force.policy.velocity.items()}
+    velocity = await repository.velocity(partner_id, velocity_values, windows, now)
+    hits = await find_hits(
+        session,
+        partner_id,
+        ListCandidates(
+            email=body.contact.email,
+            email_domain=email_domain,
+            company_domain=body.company.domain,
+            ip=body.signup.ip,
+            device_id=body.signup.device_id,
+            card_bin=instrument.card_bin if instrument else None,
+            phone=body.contact.phone,
+            tenant_id=body.vendor_tenant_id,
+        ),
+        now,
+    )
+    application = Application(
+        partner_id=partner_id,
+        customer_id=new_id(),
+        status=ApplicationStatus.SUBMITTED,
+        company_name=body.company.name,
+        company_domain=body.company.domain,
+        company_country=body.company.country,
+        company_address=body.company.address.model_dump(mode="json", exclude_none=True),
+        registration_number=body.company.registration_number,
+        contact_name=body.contact.name,
+        contact_email=body.contact.email,
+        email_domain=email_domain,
+        contact_phone=body.contact.phone,
+        vendor_tenant_id=body.vendor_tenant_id,
+        instrument_type=instrument.type if instrument else None,
+        card_bin=instrument.card_bin if instrument else None,
+        card_country=instrument.card_country if instrument else None,
+        signup_ip=body.signup.ip,
+        user_agent=body.signup.user_agent,
+        device_id=body.signup.device_id,
+        form_fill_seconds=body.signup.form_fill_seconds,
+        ip_country=body.signup.ip_country,
+        reasons=[],
+        created_at=now,
+        updated_at=now,
+    )
+    await repository.add(application)
+    _record(session, application, "submitted", None, ApplicationStatus.SUBMITTED, actor, None)
+    await emit(
+        session,
+        CustomerSubmitted(
+            customer_id=application.customer_id,
+            application_id=application.id,
+            company_name=application.company_name,
+            country=application.company_country,
+            primary_domain=application.company_domain,
+            vendor_tenant_id=application.vendor_tenant_id,
+            submitted_at=now,
+        ),
+        partner_id=partner_id,
+        subject=application.customer_id,
+        customer_id=application.customer_id,
+    )
+    if body.collections_acceptance is not None:
+        await record_acceptance(session, application, body.collections_acceptance, actor, now)
+    facts = Facts(
+        company_country=body.company.country,
+        company_domain=body.company.domain,
+        contact_email=body.contact.email,
+        contact_phone=body.contact.phone,
+        ip_country=body.signup.ip_country,
+        user_agent=body.signup.user_agent,
+        form_fill_seconds=body.signup.form_fill_seconds,
+        instrument_type=instrument.type if instrument else None,
+        card_bin=instrument.card_bin if instrument else None,
+        card_country=instrument.card_country if instrument else None,
+        velocity=velocity,
+        list_hits=hits,
+        sanctions_hits=sanctions_hits,
+    )
+    await assess(session, application, facts, in_force, SYSTEM, "submitted", now)
+    return application
+
+
+async def reassess(
+    session: AsyncSession,
+    application: Application,
+    changes: Mapping[str, Any],
+    actor: str,
+    why: str,
+    now: datetime | None = None,
+) -> Assessment:
+    """Score again after new facts (a verification, a check, an attestation) under the policy
+    in force now; velocity and list hits stay as they were at submission."""
+    now = now or datetime.now(UTC)
+    facts = stored_facts(application).model_copy(update=dict(changes))
+    in_force = await policy_in_force(session, application.partner_id)
+    return await assess(session, application, facts, in_force, actor, why, now)
+
+
+def stored_facts(application: Application) -> Facts:
+    if application.facts is None:
+        raise PolicyViolation("the application has not been scored yet")
+    return Facts.model_validate(application.facts)
+
+
+async def assess(
+    session: AsyncSession,
+    application: Application,
+    facts: Facts,
+    in_force: PolicyInForce,
+    actor: str,
+    why: str,
+    now: datetime,
+) -> Assessment:
+    """Score ``facts``, keep the result, and move the application where the outcome says."""
+    assessment = score_application(facts, in_force.policy)
+    application.facts = facts.model_dump(mode="json")
+    application.score = assessment.score
+    application.outcome = assessment.outcome
+    application.hard_reject = assessment.hard_reject
+    application.risk_tier = assessment.risk_tier
+    application.prepayment_required = assessment.prepayment_required
+    application.reasons = [reason.model_dump(mode="json") for reason in assessment.reasons]
+    application.policy_version = in_force.version
+    application.scored_at = now
+    application.updated_at = now
+    details = {"score": assessment.score, "outcome": assessment.outcome, "why": why}
+    status = ApplicationStatus(application.status)
+    # A claimed application is the reviewer's to decide; decided ones stay decided.
+    movable = status in _OPEN or (
+        status is ApplicationStatus.IN_REVIEW and application.claimed_by is None
+    )
+    if not movable:
+        _record(session, application, "scored", status, status, actor, why, details)
+        return assessment
+    if assessment.outcome is Outcome.REJECT:
+        await reject(session, application, Decider.AUTOMATIC, actor, why, now, details)
+    elif assessment.outcome is Outcome.REVIEW:
+        if status is not ApplicationStatus.IN_REVIEW:
+            await _send_to_review(session, application, actor, why, now, details)
+        else:
+            _record(session, application, "scored", status, status, actor, why, details)
+    elif missing_requirements(application, facts, in_force):
+        if status is ApplicationStatus.PENDING_VERIFICATION:
+            _record(session, application, "scored", status, status, actor, why, details)
+        else:
+            _move(session, application, ApplicationStatus.PENDING_VERIFICATION, actor, why, details)
+    else:
+        await approve(session, application, Decider.AUTOMATIC, actor, why, now, details)
+    return assessment
+
+
+def missing_requirements(
+    application: Application, facts: Facts, in_force: PolicyInForce
+) -> list[str]:
+    """What must still happen before this application may be approved."""
+    missing: list[str] = []
+    for channel in sorted(in_force.policy.required_verifications):
+        if channel == "mfa":
+            if application.mfa_enforced is not True:
+                missing.append("mfa")
+        elif facts.verifications.get(channel) is not CheckResult.PASSED:
+            missing.append(channel)
+    if application.collections_policy_version is None:
+        missing.append("collections_policy")
+    return missing
+
+
+async def approve(
+    session: AsyncSession,
+    application: Application,
+    decider: Decider,
+    actor: str,
+    why: str | None,
+    now: datetime,
+    details: dict[str, Any] | None = None,
+) -> None:
+    if application.collections_policy_version is None:
+        raise PolicyViolation("the customer has not accepted the collections policy")
+    _move(session, application, ApplicationStatus.APPROVED, actor, why, details)
+    application.decided_by = actor
+    application.decided_at = now
+    await emit(
+        session,
+        CustomerApproved(
+            customer_id=application.customer_id,
+            application_id=application.id,
+            risk_tier=RiskTier(application.risk_tier or RiskTier.HIGH),
+            prepayment_required=bool(application.prepayment_required),
+            vendor_tenant_id=application.vendor_tenant_id,
+            country=application.company_country,
+            decided_by=decider,
+            approved_at=now,
+        ),
+        partner_id=application.partner_id,
+        subject=application.customer_id,
+        customer_id=application.customer_id,
+    )
+
+
+async def reject(
+    session: AsyncSession,
+    application: Application,
+    decider: Decider,
+    actor: str,
+    why: str | None,
+    now: datetime,
+    details: dict[str, Any] | None = None,
+    reasons: list[RiskReason] | None = None,
+) -> None:
+    _move(session, application, ApplicationStatus.REJECTED, actor, why, details)
+    application.decided_by = actor
+    application.decided_at = now
+    await emit(
+        session,
+        CustomerRejected(
+            customer_id=application.customer_id,
+            application_id=application.id,
+            reasons=tuple(reasons or _risk_reasons(application)),
+            decided_by=decider,
+            rejected_at=now,
+        ),
+        partner_id=application.partner_id,
+        subject=application.customer_id,
+        customer_id=application.customer_id,
+    )
+
+
+async def _send_to_review(
+    session: AsyncSession,
+    application: Application,
+    actor: str,
+    why: str,
+    now: datetime,
+    details: dict[str, Any],
+) -> None:
+    _move(session, application, ApplicationStatus.IN_REVIEW, actor, why, details)
+    await emit(
+        session,
+        CustomerReviewRequired(
+            customer_id=application.customer_id,
+            application_id=application.id,
+            risk_score=application.score or 0,
+            reasons=tuple(_risk_reasons(application)),
+            queued_at=now,
+        ),
+        partner_id=application.partner_id,
+        subject=application.customer_id,
+        customer_id=application.customer_id,
+    )
+
+
+def _risk_reasons(application: Application) -> list[RiskReason]:
+    """The reasons that raised the score (a review or rejection always names at least one)."""
+    reasons = [
+        RiskReason(code=reason["code"], detail=reason["detail"][:500])
+        for reason in application.reasons
+        if reason["points"] > 0 or reason.get("hard")
+    ]
+    return reasons or [RiskReason(code="score", detail=f"risk score {application.score}")]
+
+
+async def record_acceptance(
+    session: AsyncSession,
+    application: Application,
+    body: CollectionsAcceptanceIn,
+    actor: str,
+    now: datetime | None = None,
+) -> CollectionsAcceptance:
+    """Record the customer's acceptance of a published collections policy version."""
+    now = now or datetime.now(UTC)
+    policy = await policy_version(session, application.partner_id, body.policy_version)
+    if policy is None:
+        raise PolicyViolation(
+            f"collections policy version {body.policy_version!r} has not been published"
+        )
+    accepted_at = body.accepted_at or now
+    acceptance = CollectionsAcceptance(
+        partner_id=application.partner_id,
+        application_id=application.id,
+        policy_id=policy.id,
+        policy_version=policy.version,
+        accepted_by=body.accepted_by,
+        ip_address=body.ip_address,
+        user_agent=body.user_agent,
+        accepted_at=accepted_at,
+        recorded_by=actor,
+    )
+    session.add(acceptance)
+    application.collections_policy_version = policy.version
+    application.updated_at = now
+    status = ApplicationStatus(application.status)
+    _record(
+        session,
+        application,
+        "collections_policy_accepted",
+        status,
+        status,
+        actor,
+        None,
+        {"policy_version": policy.version, "accepted_by": body.accepted_by},
+    )
+    await emit(
+        session,
+        CollectionsPolicyAccepted(
+            customer_id=application.customer_id,
+            application_id=application.id,
+            policy_version=policy.version,
+            accepted_by=body.accepted_by,
+            accepted_at=accepted_at,
+            ip_address=body.ip_address,
+            user_agent=body.user_agent,
+        ),
+        partner_id=application.partner_id,
+        subject=application.customer_id,
+        customer_id=application.customer_id,
+    )
+    return acceptance
+
+
+def _move(
+    session: AsyncSession,
+    application: Application,
+    to: ApplicationStatus,
+    actor: str,
+    why: str | None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    before = ApplicationStatus(application.status)
+    application.status = to
+    _record(session, application, "status_changed", before, to, actor, why, details)
+
+
+def _record(
+    session: AsyncSession,
+    application: Application,
+    action: str,
+    before: ApplicationStatus | None,
+    after: ApplicationStatus | None,
+    actor: str,
+    why: str | None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    ApplicationRepository(session).record(
+        ApplicationEvent(
+            partner_id=application.partner_id,
+            application_id=application.id,
+            action=action,
+            from_status=before,
+            to_status=after,
+            actor=actor,
+            reason=why,
+            details=details or {},
+        )
+    )
+
+
+def record_audit(
+    session: AsyncSession,
+    application: Application,
+    action: str,
+    actor: str,
+    why: str | None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """An audit entry that changes no state (a claim, a check, an attestation)."""
+    status = ApplicationStatus(application.status)
+    _record(session, application, action, status, status, actor, why, details)

@@ -1,0 +1,1 @@
+"""The partner's collections policy: versions published over HTTP, accepted by customers."""
