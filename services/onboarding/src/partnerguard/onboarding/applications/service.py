@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from partnerguard.common.errors import NotFound, PolicyViolation
+from partnerguard.common.events.catalog import EventData
 from partnerguard.common.events.types.onboarding import (
     CollectionsPolicyAccepted,
     CustomerApproved,
@@ -139,8 +140,9 @@ async def submit_application(
     )
     await repository.add(application)
     _record(session, application, "submitted", None, ApplicationStatus.SUBMITTED, actor, None)
-    await emit(
+    await _tell(
         session,
+        application,
         CustomerSubmitted(
             customer_id=application.customer_id,
             application_id=application.id,
@@ -150,9 +152,6 @@ async def submit_application(
             vendor_tenant_id=application.vendor_tenant_id,
             submitted_at=now,
         ),
-        partner_id=partner_id,
-        subject=application.customer_id,
-        customer_id=application.customer_id,
     )
     if body.collections_acceptance is not None:
         await record_acceptance(session, application, body.collections_acceptance, actor, now)
@@ -274,8 +273,9 @@ async def approve(
     _move(session, application, ApplicationStatus.APPROVED, actor, why, details)
     application.decided_by = actor
     application.decided_at = now
-    await emit(
+    await _tell(
         session,
+        application,
         CustomerApproved(
             customer_id=application.customer_id,
             application_id=application.id,
@@ -286,9 +286,6 @@ async def approve(
             decided_by=decider,
             approved_at=now,
         ),
-        partner_id=application.partner_id,
-        subject=application.customer_id,
-        customer_id=application.customer_id,
     )
 
 
@@ -305,8 +302,9 @@ async def reject(
     _move(session, application, ApplicationStatus.REJECTED, actor, why, details)
     application.decided_by = actor
     application.decided_at = now
-    await emit(
+    await _tell(
         session,
+        application,
         CustomerRejected(
             customer_id=application.customer_id,
             application_id=application.id,
@@ -314,9 +312,6 @@ async def reject(
             decided_by=decider,
             rejected_at=now,
         ),
-        partner_id=application.partner_id,
-        subject=application.customer_id,
-        customer_id=application.customer_id,
     )
 
 
@@ -329,8 +324,9 @@ async def _send_to_review(
     details: dict[str, Any],
 ) -> None:
     _move(session, application, ApplicationStatus.IN_REVIEW, actor, why, details)
-    await emit(
+    await _tell(
         session,
+        application,
         CustomerReviewRequired(
             customer_id=application.customer_id,
             application_id=application.id,
@@ -338,9 +334,6 @@ async def _send_to_review(
             reasons=tuple(_risk_reasons(application)),
             queued_at=now,
         ),
-        partner_id=application.partner_id,
-        subject=application.customer_id,
-        customer_id=application.customer_id,
     )
 
 
@@ -394,8 +387,9 @@ async def record_acceptance(
         None,
         {"policy_version": policy.version, "accepted_by": body.accepted_by},
     )
-    await emit(
+    await _tell(
         session,
+        application,
         CollectionsPolicyAccepted(
             customer_id=application.customer_id,
             application_id=application.id,
@@ -405,11 +399,19 @@ async def record_acceptance(
             ip_address=body.ip_address,
             user_agent=body.user_agent,
         ),
+    )
+    return acceptance
+
+
+async def _tell(session: AsyncSession, application: Application, data: EventData) -> None:
+    """Write an event about this customer to the outbox, in this transaction."""
+    await emit(
+        session,
+        data,
         partner_id=application.partner_id,
         subject=application.customer_id,
         customer_id=application.customer_id,
     )
-    return acceptance
 
 
 def _move(
