@@ -481,3 +481,32 @@ async def test_the_sanctions_screening_at_submission_is_kept_as_a_check(
 
     assert (check["kind"], check["result"], check["provider"]) == ("sanctions", "failed", "yente")
     assert check["raw"]["responses"]["company"]["results"][0]["caption"] == "Contoso GmbH"
+
+
+async def test_a_sanctioned_company_is_a_hard_reject(serve: Serve, partner_id: uuid.UUID) -> None:
+    with FakeYente() as yente:
+        yente.list_entity("Contoso GmbH", score=0.95)
+        async with serve(sanctions_url=yente.base_url) as ob:
+            customer = await submit(ob, partner_id, application_body())
+
+    assert customer["status"] == "rejected"
+    assert customer["assessment"]["hard_reject"] is True
+    assert "sanctions_match" in [r["code"] for r in customer["assessment"]["reasons"]]
+
+
+async def test_an_application_is_refused_while_screening_is_down_and_nothing_is_stored(
+    serve: Serve, partner_id: uuid.UUID
+) -> None:
+    with FakeYente() as yente:
+        yente.fail_next(10, status=503)
+        async with serve(sanctions_url=yente.base_url) as ob:
+            response = await ob.http.post(
+                CUSTOMERS, json=application_body(), headers=ob.headers(partner_id)
+            )
+            listed = await ob.http.get(CUSTOMERS, headers=ob.headers(partner_id))
+            events = await ob.events(partner_id)
+
+    assert response.status_code == 502
+    assert response.headers["content-type"] == "application/problem+json"
+    assert listed.json()["items"] == []
+    assert events == []

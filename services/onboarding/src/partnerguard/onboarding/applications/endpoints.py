@@ -9,10 +9,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from partnerguard.common.errors import PROBLEM_RESPONSES
+from partnerguard.common.errors import PROBLEM_RESPONSES, BadGateway
 from partnerguard.common.idempotency import IdempotencyDep
 from partnerguard.common.pagination import Page, PageParams, make_page, page_params
 from partnerguard.common.web.deps import SessionDep
+from partnerguard.onboarding.adapters import AdapterError
 from partnerguard.onboarding.adapters.sanctions import ScreeningRequest
 from partnerguard.onboarding.applications import service
 from partnerguard.onboarding.applications.repository import ApplicationRepository
@@ -124,15 +125,18 @@ async def submit_customer(
     now = datetime.now(UTC)
     screening = None
     if adapters.sanctions.configured:
-        screening = await adapters.sanctions.screen(
-            ScreeningRequest(
-                company_name=body.company.name,
-                company_country=body.company.country,
-                registration_number=body.company.registration_number,
-                contact_name=body.contact.name,
-                contact_country=body.company.country,
-            )
+        request = ScreeningRequest(
+            company_name=body.company.name,
+            company_country=body.company.country,
+            registration_number=body.company.registration_number,
+            contact_name=body.contact.name,
+            contact_country=body.company.country,
         )
+        try:
+            screening = await adapters.sanctions.screen(request)
+        except AdapterError as exc:
+            # Unscreened is not approvable: refuse now (nothing stored) and let the caller retry.
+            raise BadGateway(f"sanctions screening is unavailable: {exc}") from exc
     in_force = await policy_in_force(session, caller.partner_id)
     application = await service.submit_application(
         session,
