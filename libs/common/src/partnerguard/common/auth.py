@@ -13,6 +13,7 @@ import base64
 import json
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -152,6 +153,8 @@ def _scopes(value: Any) -> frozenset[str]:
 class TokenVerifier:
     """Verifies bearer tokens from the platform's issuer and any configured external ones."""
 
+    CACHE_SIZE = 10_000
+
     def __init__(
         self,
         issuers: Iterable[TrustedIssuer],
@@ -162,6 +165,7 @@ class TokenVerifier:
         key_sources: Mapping[str, KeySource] | None = None,
     ) -> None:
         """``key_sources`` replaces the JWKS fetch for an issuer whose keys are local."""
+        self._verified: OrderedDict[str, Caller] = OrderedDict()
         self._client = client or httpx.AsyncClient(timeout=5.0)
         self._owns_client = client is None
         self.leeway = leeway
@@ -174,6 +178,20 @@ class TokenVerifier:
         }
 
     async def verify(self, token: str) -> Caller:
+        """The caller a valid token speaks for; Unauthorized otherwise.
+
+        A partner system sends the same token for many requests: its verified caller is kept
+        (bounded, until the token expires) so the signature is checked once, not per request.
+        """
+        caller = self._verified.get(token)
+        if caller is None or caller.expires_at is None or caller.expires_at <= time.time():
+            caller = await self._verify_signed(token)
+            self._verified[token] = caller
+            if len(self._verified) > self.CACHE_SIZE:
+                self._verified.popitem(last=False)
+        return caller
+
+    async def _verify_signed(self, token: str) -> Caller:
         header = _unverified_header(token)
         for name in _FORBIDDEN_HEADERS:
             if name in header:

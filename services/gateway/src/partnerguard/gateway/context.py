@@ -4,7 +4,6 @@ and upstream proxy. Built once per process and reached through ``GatewayDep``.""
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated
 
@@ -56,27 +55,15 @@ class Gateway:
 
 
 class GatewayVerifier(TokenVerifier):
-    """Token verification at the gateway: the kernel's checks, then revocation.
-
-    A partner system sends the same token for many requests: its verified claims are kept
-    (bounded, until the token expires) so the signature is checked once, not per request.
-    Revocation is checked every time.
-    """
-
-    CACHE_SIZE = 10_000
+    """Token verification at the gateway: the kernel's checks (signature once per token), then
+    revocation, every time."""
 
     def __init__(self, *args: object, revocations: RevocationList, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.revocations = revocations
-        self._verified: OrderedDict[str, Caller] = OrderedDict()
 
     async def verify(self, token: str) -> Caller:
-        caller = self._verified.get(token)
-        if caller is None or caller.expires_at is None or caller.expires_at <= time.time():
-            caller = await super().verify(token)
-            self._verified[token] = caller
-            if len(self._verified) > self.CACHE_SIZE:
-                self._verified.popitem(last=False)
+        caller = await super().verify(token)
         self.revocations.check(caller)
         return caller
 

@@ -138,6 +138,10 @@ class ApplicationRepository(Repository[Application]):
         )
         return (await self.session.execute(statement)).scalars().all()
 
+    def stage(self, application: Application) -> None:
+        """Add a new application; it is written with the unit of work."""
+        self.session.add(application)
+
     def record(self, event: ApplicationEvent) -> None:
         """Add an audit entry; it is written with the unit of work."""
         self.session.add(event)

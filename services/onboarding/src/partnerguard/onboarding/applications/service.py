@@ -113,6 +113,7 @@ async def submit_application(
         now,
     )
     application = Application(
+        id=new_id(),
         partner_id=partner_id,
         customer_id=new_id(),
         status=ApplicationStatus.SUBMITTED,
@@ -138,7 +139,9 @@ async def submit_application(
         created_at=now,
         updated_at=now,
     )
-    await repository.add(application)
+    # Written with the rest of the unit of work at commit: one INSERT, not an INSERT and then
+    # an UPDATE once the assessment is known.
+    repository.stage(application)
     _record(session, application, "submitted", None, ApplicationStatus.SUBMITTED, actor, None)
     await _tell(
         session,
