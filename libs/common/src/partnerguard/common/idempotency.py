@@ -120,11 +120,13 @@ async def get_idempotency(
 ) -> Idempotency:
     if idempotency_key is not None and not _KEY.match(idempotency_key):
         raise BadRequest("Idempotency-Key must be 1 to 255 printable ASCII characters")
+    ttl = timedelta(hours=max(get_runtime(request).settings.idempotency_ttl_hours, 24))
+    if idempotency_key is None:
+        return Idempotency(session, caller, None, "", ttl)
     body = await request.body()
     digest = hashlib.sha256()
     digest.update(f"{request.method} {request.url.path}\n".encode())
     digest.update(_canonical(body))
-    ttl = timedelta(hours=max(get_runtime(request).settings.idempotency_ttl_hours, 24))
     idem = Idempotency(session, caller, idempotency_key, digest.hexdigest(), ttl)
     await idem.claim()
     return idem
