@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from partnerguard.common.errors import PROBLEM_RESPONSES
 from partnerguard.common.web.deps import SessionDep
 from partnerguard.onboarding.deps import Reader, Writer
+from partnerguard.onboarding.models import RiskPolicyVersion
 from partnerguard.onboarding.risk_policy import service
 from partnerguard.onboarding.risk_policy.repository import RiskPolicyRepository
 from partnerguard.onboarding.risk_policy.schemas import ReplayIn, RiskPolicyIn, RiskPolicyOut
@@ -19,11 +20,7 @@ router = APIRouter(
 )
 
 
-@router.get("", response_model=RiskPolicyOut, summary="The risk policy in force")
-async def get_policy(session: SessionDep, caller: Reader) -> RiskPolicyOut:
-    row = await RiskPolicyRepository(session).latest(caller.partner_id)
-    if row is None:
-        return RiskPolicyOut(version=service.DEFAULT_VERSION, policy=RiskPolicy())
+def _out(row: RiskPolicyVersion) -> RiskPolicyOut:
     return RiskPolicyOut(
         version=row.version,
         policy=RiskPolicy.model_validate(row.policy),
@@ -31,6 +28,14 @@ async def get_policy(session: SessionDep, caller: Reader) -> RiskPolicyOut:
         created_by=row.created_by,
         created_at=row.created_at,
     )
+
+
+@router.get("", response_model=RiskPolicyOut, summary="The risk policy in force")
+async def get_policy(session: SessionDep, caller: Reader) -> RiskPolicyOut:
+    row = await RiskPolicyRepository(session).latest(caller.partner_id)
+    if row is None:
+        return RiskPolicyOut(version=service.DEFAULT_VERSION, policy=RiskPolicy())
+    return _out(row)
 
 
 @router.put(
@@ -44,13 +49,7 @@ async def put_policy(body: RiskPolicyIn, session: SessionDep, caller: Writer) ->
     row = await service.save_policy(
         session, caller.partner_id, body.policy, caller.client_id, body.note
     )
-    return RiskPolicyOut(
-        version=row.version,
-        policy=body.policy,
-        note=row.note,
-        created_by=row.created_by,
-        created_at=row.created_at,
-    )
+    return _out(row)
 
 
 @router.get("/versions", response_model=list[RiskPolicyOut], summary="Saved versions, newest first")
@@ -61,16 +60,7 @@ async def list_versions(
     before_version: Annotated[int | None, Query(ge=1)] = None,
 ) -> list[RiskPolicyOut]:
     rows = await RiskPolicyRepository(session).versions(caller.partner_id, limit, before_version)
-    return [
-        RiskPolicyOut(
-            version=row.version,
-            policy=RiskPolicy.model_validate(row.policy),
-            note=row.note,
-            created_by=row.created_by,
-            created_at=row.created_at,
-        )
-        for row in rows[:limit]
-    ]
+    return [_out(row) for row in rows[:limit]]
 
 
 @router.post(
