@@ -13,7 +13,7 @@ from partnerguard.onboarding.adapters.credit import (
     HttpCreditBureau,
     LocalCreditBureau,
 )
-from partnerguard.onboarding.adapters.http import ProviderClient, RetryPolicy
+from partnerguard.common.adapters.http import ProviderClient, RetryPolicy
 from partnerguard.onboarding.scoring.facts import CheckResult
 from tests.support.onboarding_fakes import FakeCreditBureau, captured_logs
 

@@ -9,9 +9,9 @@ import pytest
 from pydantic import SecretStr
 
 from partnerguard.cli.embedded import free_port
-from partnerguard.onboarding.adapters.email import LogEmailSender, SmtpEmailSender
-from partnerguard.onboarding.adapters.errors import AdapterError
-from partnerguard.onboarding.adapters.http import RetryPolicy
+from partnerguard.common.adapters.email import LogEmailSender, SmtpEmailSender
+from partnerguard.common.adapters.errors import AdapterError
+from partnerguard.common.adapters.http import RetryPolicy
 from tests.support.onboarding_fakes import FakeSmtpServer, captured_logs
 
 FAST = RetryPolicy(timeout_seconds=2.0, retries=2, backoff_seconds=0.01)

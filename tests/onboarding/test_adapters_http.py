@@ -11,8 +11,8 @@ import pytest
 from pydantic import SecretStr
 
 from partnerguard.onboarding.adapters.credit import CreditRequest, HttpCreditBureau
-from partnerguard.onboarding.adapters.errors import AdapterError
-from partnerguard.onboarding.adapters.http import ProviderClient, RetryPolicy
+from partnerguard.common.adapters.errors import AdapterError
+from partnerguard.common.adapters.http import ProviderClient, RetryPolicy
 from partnerguard.onboarding.adapters.identity import HttpIdentityChecker, IdentityRequest
 from partnerguard.onboarding.adapters.sanctions import ScreeningRequest, YenteScreener
 from partnerguard.onboarding.adapters.sms import HttpSmsGateway

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from partnerguard.onboarding.adapters.http import ProviderClient, RetryPolicy
+from partnerguard.common.adapters.http import ProviderClient, RetryPolicy
 from partnerguard.onboarding.adapters.identity import (
     HttpIdentityChecker,
     IdentityRequest,

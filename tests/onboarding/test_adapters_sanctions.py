@@ -8,8 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
-from partnerguard.onboarding.adapters.errors import AdapterError
-from partnerguard.onboarding.adapters.http import ProviderClient, RetryPolicy
+from partnerguard.common.adapters.errors import AdapterError
+from partnerguard.common.adapters.http import ProviderClient, RetryPolicy
 from partnerguard.onboarding.adapters.sanctions import (
     LocalSanctionsScreener,
     ScreeningRequest,

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from partnerguard.onboarding.adapters.http import ProviderClient, RetryPolicy
+from partnerguard.common.adapters.http import ProviderClient, RetryPolicy
 from partnerguard.onboarding.adapters.sms import HttpSmsGateway, LogSmsSender
 from tests.support.onboarding_fakes import FakeSmsGateway, captured_logs
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pydantic import SecretStr
 
+from partnerguard.common.adapters.email import SmtpSettings
 from partnerguard.common.settings import ServiceSettings
 
 
-class OnboardingSettings(ServiceSettings):
+class OnboardingSettings(ServiceSettings, SmtpSettings):
     service_name: str = "onboarding"
     port: int = 8001
     auth_audience: str = "partnerguard:onboarding"
@@ -24,12 +25,6 @@ class OnboardingSettings(ServiceSettings):
     sms_gateway_url: str | None = None
     sms_gateway_token: SecretStr | None = None
     sms_sender: str = "PartnerGuard"
-    smtp_host: str | None = None
-    smtp_port: int = 587
-    smtp_username: str | None = None
-    smtp_password: SecretStr | None = None
-    smtp_starttls: bool = True
-    email_sender: str = "no-reply@partnerguard.invalid"
     identity_service_url: str | None = None
     identity_service_token: SecretStr | None = None
     credit_bureau_url: str | None = None

@@ -13,6 +13,9 @@ from dataclasses import dataclass
 import httpx
 import structlog
 
+from partnerguard.common.adapters.email import EmailSender, LogEmailSender, build_email_sender
+from partnerguard.common.adapters.errors import AdapterError
+from partnerguard.common.adapters.http import ProviderClient, RetryPolicy, new_http_client
 from partnerguard.onboarding.adapters.answers import ProviderAnswer
 from partnerguard.onboarding.adapters.credit import (
     CreditBureau,
@@ -20,9 +23,6 @@ from partnerguard.onboarding.adapters.credit import (
     HttpCreditBureau,
     LocalCreditBureau,
 )
-from partnerguard.onboarding.adapters.email import EmailSender, LogEmailSender, SmtpEmailSender
-from partnerguard.onboarding.adapters.errors import AdapterError
-from partnerguard.onboarding.adapters.http import ProviderClient, RetryPolicy, new_http_client
 from partnerguard.onboarding.adapters.identity import (
     HttpIdentityChecker,
     IdentityChecker,
@@ -84,7 +84,7 @@ def build_adapters(settings: OnboardingSettings, *, policy: RetryPolicy | None =
     policy = policy or RetryPolicy(
         timeout_seconds=settings.adapter_timeout_seconds, retries=settings.adapter_retries
     )
-    http = new_http_client()
+    http = new_http_client("onboarding")
     local: list[str] = []
 
     sms: SmsSender
@@ -98,19 +98,8 @@ def build_adapters(settings: OnboardingSettings, *, policy: RetryPolicy | None =
         sms = LogSmsSender()
         local.append("sms")
 
-    email: EmailSender
-    if settings.smtp_host:
-        email = SmtpEmailSender(
-            host=settings.smtp_host,
-            port=settings.smtp_port,
-            sender=settings.email_sender,
-            username=settings.smtp_username,
-            password=settings.smtp_password,
-            starttls=settings.smtp_starttls,
-            policy=policy,
-        )
-    else:
-        email = LogEmailSender()
+    email = build_email_sender(settings, policy)
+    if isinstance(email, LogEmailSender):
         local.append("email")
 
     identity: IdentityChecker

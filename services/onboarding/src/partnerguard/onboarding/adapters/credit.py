@@ -19,8 +19,8 @@ from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from partnerguard.common.adapters.http import ProviderClient
 from partnerguard.onboarding.adapters.answers import ProviderAnswer, answer_from
-from partnerguard.onboarding.adapters.http import ProviderClient
 from partnerguard.onboarding.scoring.facts import CheckResult
 
 

@@ -20,8 +20,8 @@ from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from partnerguard.common.adapters.http import ProviderClient
 from partnerguard.onboarding.adapters.answers import ProviderAnswer, answer_from
-from partnerguard.onboarding.adapters.http import ProviderClient
 from partnerguard.onboarding.scoring.facts import CheckResult
 
 __all__ = [

@@ -26,8 +26,8 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from partnerguard.onboarding.adapters.errors import AdapterError
-from partnerguard.onboarding.adapters.http import ProviderClient
+from partnerguard.common.adapters.errors import AdapterError
+from partnerguard.common.adapters.http import ProviderClient
 from partnerguard.onboarding.scoring.facts import SanctionsHit
 
 

@@ -15,7 +15,7 @@ from typing import Protocol
 
 import structlog
 
-from partnerguard.onboarding.adapters.http import ProviderClient
+from partnerguard.common.adapters.http import ProviderClient
 
 log = structlog.get_logger()
 

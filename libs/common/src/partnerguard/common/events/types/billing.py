@@ -17,8 +17,12 @@ class InstrumentType(StrEnum):
     """How a customer pays."""
 
     CARD = "card"
+    # Gift cards, e-wallet balances and other prepaid value not tied to a bank account.
+    STORED_VALUE = "stored_value"
     DIRECT_DEBIT = "direct_debit"
     BANK_TRANSFER = "bank_transfer"
+    # Payment against invoices on agreed terms, with no instrument on file.
+    INVOICE_TERMS = "invoice_terms"
 
 
 class InstrumentRejection(StrEnum):
@@ -28,6 +32,7 @@ class InstrumentRejection(StrEnum):
     EXPIRED = "expired"
     # Prepaid and single-use virtual cards are a classic fraud vehicle for cloud resale.
     PREPAID_CARD = "prepaid_card"
+    STORED_VALUE = "stored_value"
     VIRTUAL_CARD = "virtual_card"
     COUNTRY_MISMATCH = "country_mismatch"
     NAME_MISMATCH = "name_mismatch"
@@ -41,6 +46,14 @@ class ReversalReason(StrEnum):
     REVERSAL = "reversal"
     # The cardholder disputed it: also a fraud signal.
     CHARGEBACK = "chargeback"
+
+
+class InvoiceOutcome(StrEnum):
+    """How an invoice stopped being open."""
+
+    PAID = "paid"
+    VOID = "void"
+    UNCOLLECTIBLE = "uncollectible"
 
 
 class DunningStep(StrEnum):
@@ -250,3 +263,45 @@ class ExposureLimitExceeded(EventData):
     def _comparable(self) -> Self:
         _same_currency(self.exposure, self.limit)
         return self
+
+
+class InvoiceSettled(EventData):
+    """Emitted when an invoice leaves the open states: paid, voided or written off as uncollectible."""
+
+    event_type: ClassVar[str] = "billing.invoice.settled"
+
+    invoice_id: uuid.UUID
+    account_id: AccountId
+    customer_id: CustomerId
+    status: InvoiceOutcome
+    total: Money
+    paid: Money = Field(description="Payments allocated to the invoice.")
+    credited: Money = Field(description="Credit notes against the invoice.")
+    settled_at: AwareDatetime
+
+
+class InvoiceReopened(EventData):
+    """Emitted when a paid invoice owes money again because a payment behind it was reversed."""
+
+    event_type: ClassVar[str] = "billing.invoice.reopened"
+
+    invoice_id: uuid.UUID
+    account_id: AccountId
+    customer_id: CustomerId
+    balance: Money = Field(description="What the invoice owes now.")
+    payment_id: uuid.UUID = Field(description="The reversed payment.")
+    reopened_at: AwareDatetime
+
+
+class CreditNoteIssued(EventData):
+    """Emitted when a credit note reduces what an invoice owes."""
+
+    event_type: ClassVar[str] = "billing.credit_note.issued"
+
+    credit_note_id: uuid.UUID
+    invoice_id: uuid.UUID
+    account_id: AccountId
+    customer_id: CustomerId
+    amount: Money
+    reason: str = Field(min_length=1, max_length=500)
+    issued_at: AwareDatetime

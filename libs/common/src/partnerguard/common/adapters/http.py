@@ -23,7 +23,7 @@ import httpx
 import structlog
 from pydantic import SecretStr
 
-from partnerguard.onboarding.adapters.errors import AdapterError
+from partnerguard.common.adapters.errors import AdapterError
 
 log = structlog.get_logger()
 
@@ -51,10 +51,10 @@ class RetryPolicy:
         return ceiling / 2 + random.uniform(0, ceiling / 2)  # noqa: S311 - jitter, not a secret
 
 
-def new_http_client() -> httpx.AsyncClient:
-    """The client one adapter set shares; timeouts are set per request by the policy."""
+def new_http_client(service: str) -> httpx.AsyncClient:
+    """The client one service's adapter set shares; timeouts are set per request by the policy."""
     return httpx.AsyncClient(
-        headers={"User-Agent": "partnerguard-onboarding"}, follow_redirects=False
+        headers={"User-Agent": f"partnerguard-{service}"}, follow_redirects=False
     )
 
 

@@ -15,14 +15,28 @@ from typing import Protocol
 
 import aiosmtplib
 import structlog
-from pydantic import SecretStr
+from pydantic import BaseModel, SecretStr
 
-from partnerguard.onboarding.adapters.errors import AdapterError
-from partnerguard.onboarding.adapters.http import RetryPolicy
+from partnerguard.common.adapters.errors import AdapterError
+from partnerguard.common.adapters.http import RetryPolicy
 
 log = structlog.get_logger()
 
 PROVIDER = "smtp"
+
+
+class SmtpSettings(BaseModel):
+    """The SMTP settings a service mixes into its own settings class (``SMTP_HOST`` ...).
+
+    No host means the development sender, which writes messages to the log.
+    """
+
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = True
+    email_sender: str = "no-reply@partnerguard.invalid"
 
 
 class EmailSender(Protocol):
@@ -122,3 +136,18 @@ class LogEmailSender:
 
     async def send(self, to: str, subject: str, body: str) -> None:
         log.info("email.dev_send", to=to, subject=subject, body=body)
+
+
+def build_email_sender(settings: SmtpSettings, policy: RetryPolicy) -> EmailSender:
+    """SMTP when a host is configured, the development log sender otherwise."""
+    if not settings.smtp_host:
+        return LogEmailSender()
+    return SmtpEmailSender(
+        host=settings.smtp_host,
+        port=settings.smtp_port,
+        sender=settings.email_sender,
+        username=settings.smtp_username,
+        password=settings.smtp_password,
+        starttls=settings.smtp_starttls,
+        policy=policy,
+    )

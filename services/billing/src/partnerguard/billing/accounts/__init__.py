@@ -1,0 +1,1 @@
+"""Billing accounts: opened from onboarding approvals or by the partner, gated by prepayment."""

@@ -1,0 +1,1 @@
+"""Payment instruments: registration, BIN classification and the partner's refusal policy."""

@@ -1,0 +1,1 @@
+"""Invoices: issue, credit notes, void, write-off and disputes."""

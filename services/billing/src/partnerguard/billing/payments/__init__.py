@@ -1,0 +1,1 @@
+"""Payments: reported, posted, allocated oldest invoice first, reversed."""

@@ -1,0 +1,1 @@
+"""Receivables: aging buckets, DSO and exposure against the credit limit."""

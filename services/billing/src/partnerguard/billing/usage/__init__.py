@@ -1,0 +1,1 @@
+"""Unbilled usage: monitoring's daily spend per customer."""
