@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
+from partnerguard.common.adapters.email import LogEmailSender, SmtpEmailSender
 from partnerguard.onboarding.adapters import Adapters, build_adapters
 from partnerguard.onboarding.adapters.credit import HttpCreditBureau, LocalCreditBureau
-from partnerguard.common.adapters.email import LogEmailSender, SmtpEmailSender
 from partnerguard.onboarding.adapters.identity import HttpIdentityChecker, LocalIdentityChecker
 from partnerguard.onboarding.adapters.sanctions import LocalSanctionsScreener, YenteScreener
 from partnerguard.onboarding.adapters.sms import HttpSmsGateway, LogSmsSender

@@ -8,12 +8,12 @@ from typing import Any
 import httpx
 import pytest
 
+from partnerguard.common.adapters.http import ProviderClient, RetryPolicy
 from partnerguard.onboarding.adapters.credit import (
     CreditRequest,
     HttpCreditBureau,
     LocalCreditBureau,
 )
-from partnerguard.common.adapters.http import ProviderClient, RetryPolicy
 from partnerguard.onboarding.scoring.facts import CheckResult
 from tests.support.onboarding_fakes import FakeCreditBureau, captured_logs
 

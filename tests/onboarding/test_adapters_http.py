@@ -10,9 +10,9 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from partnerguard.onboarding.adapters.credit import CreditRequest, HttpCreditBureau
 from partnerguard.common.adapters.errors import AdapterError
 from partnerguard.common.adapters.http import ProviderClient, RetryPolicy
+from partnerguard.onboarding.adapters.credit import CreditRequest, HttpCreditBureau
 from partnerguard.onboarding.adapters.identity import HttpIdentityChecker, IdentityRequest
 from partnerguard.onboarding.adapters.sanctions import ScreeningRequest, YenteScreener
 from partnerguard.onboarding.adapters.sms import HttpSmsGateway
