@@ -25,7 +25,6 @@ from sqlalchemy import (
     Numeric,
     Text,
     UniqueConstraint,
-    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -161,7 +160,7 @@ class Invoice(TenantMixin, TimestampMixin, Base):
             "ix_invoices_open_due",
             "due_on",
             "id",
-            postgresql_where=text("status IN ('open', 'partially_paid')"),
+            postgresql_where="status IN ('open', 'partially_paid')",
         ),
         Index("ix_invoices_account_due", "account_id", "due_on"),
     )
@@ -340,7 +339,7 @@ class DunningNotice(TenantMixin, CreatedAtMixin, Base):
 
     __tablename__ = "dunning_notices"
     __table_args__ = (
-        Index("ix_dunning_notices_pending", "id", postgresql_where=text("status = 'pending'")),
+        Index("ix_dunning_notices_pending", "id", postgresql_where="status = 'pending'"),
     )
 
     account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id"), index=True)

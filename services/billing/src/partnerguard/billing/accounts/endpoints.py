@@ -17,6 +17,7 @@ from partnerguard.billing.deps import Reader, Writer
 from partnerguard.billing.models import Account
 from partnerguard.billing.money import money
 from partnerguard.common.errors import PROBLEM_RESPONSES
+from partnerguard.common.events.types.onboarding import RiskTier
 from partnerguard.common.idempotency import IdempotencyDep
 from partnerguard.common.pagination import Page, PageParams, make_page, page_params
 from partnerguard.common.web.deps import SessionDep
@@ -37,7 +38,7 @@ def _out(account: Account, posted: int, credit: int) -> AccountOut:
         status=AccountStatus.CLEARED if account.cleared_at else AccountStatus.PENDING,
         currency=account.currency,
         country=account.country,
-        risk_tier=account.risk_tier,  # type: ignore[arg-type]
+        risk_tier=RiskTier(account.risk_tier) if account.risk_tier else None,
         credit_limit=money(account.credit_limit, account.currency)
         if account.credit_limit is not None
         else None,

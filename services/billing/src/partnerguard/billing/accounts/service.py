@@ -107,6 +107,8 @@ async def _insert(
         customer_id=account.customer_id,
         aggregate_key=f"account:{account.id}",
     )
+    # Spend may have arrived before the account: a new account can start over its limit.
+    await check_exposure(session, account, now)
     log.info(
         "account.opened",
         account_id=str(account.id),

@@ -33,6 +33,8 @@ class InstrumentRejection(StrEnum):
     # Prepaid and single-use virtual cards are a classic fraud vehicle for cloud resale.
     PREPAID_CARD = "prepaid_card"
     STORED_VALUE = "stored_value"
+    # A class of instrument the partner's own policy refuses (see the detail for which).
+    POLICY_REFUSED = "policy_refused"
     VIRTUAL_CARD = "virtual_card"
     COUNTRY_MISMATCH = "country_mismatch"
     NAME_MISMATCH = "name_mismatch"
