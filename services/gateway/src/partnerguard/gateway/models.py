@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, ForeignKey, LargeBinary, MetaData, Text
+from sqlalchemy import DateTime, ForeignKey, Index, LargeBinary, MetaData, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -124,6 +124,16 @@ class WebhookDelivery(TenantMixin, Base):
     """One event owed to one webhook: sent until it succeeds or its retries run out."""
 
     __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        # One delivery per event and webhook, whatever the broker redelivers.
+        UniqueConstraint("webhook_id", "event_id"),
+        # The deliveries list of one webhook, newest first.
+        Index("ix_webhook_deliveries_webhook_id_id", "webhook_id", "id"),
+        # What the delivery job claims: only pending rows, by when they are due.
+        Index(
+            "ix_webhook_deliveries_due", "next_attempt_at", postgresql_where="status = 'pending'"
+        ),
+    )
 
     webhook_id: Mapped[uuid.UUID] = mapped_column(
         UUID(as_uuid=True), ForeignKey("webhooks.id", ondelete="CASCADE")
@@ -146,6 +156,7 @@ class WebhookAttempt(TenantMixin, Base):
     """One HTTP attempt of a delivery, kept so the partner can see what its endpoint answered."""
 
     __tablename__ = "webhook_attempts"
+    __table_args__ = (UniqueConstraint("delivery_id", "number"),)
 
     delivery_id: Mapped[uuid.UUID] = mapped_column(
         UUID(as_uuid=True), ForeignKey("webhook_deliveries.id", ondelete="CASCADE")
