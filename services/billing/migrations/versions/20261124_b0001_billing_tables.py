@@ -219,7 +219,7 @@ def upgrade() -> None:
         sa.Column("instrument_class", sa.Text(), nullable=False),
         sa.Column("declared_class", sa.Text(), nullable=False),
         sa.Column("card_bin", sa.Text(), nullable=True),
-        sa.Column("card_last4", sa.Text(), nullable=True),
+        sa.Column("last4", sa.Text(), nullable=True),
         sa.Column("card_brand", sa.Text(), nullable=True),
         sa.Column("country", sa.Text(), nullable=True),
         sa.Column("holder_name", sa.Text(), nullable=True),

@@ -93,7 +93,8 @@ class Instrument(TenantMixin, CreatedAtMixin, Base):
     instrument_class: Mapped[str] = mapped_column(Text)
     declared_class: Mapped[str] = mapped_column(Text)
     card_bin: Mapped[str | None] = mapped_column(Text)
-    card_last4: Mapped[str | None] = mapped_column(Text)
+    # Last four of the card number or of the bank account (IBAN); never more.
+    last4: Mapped[str | None] = mapped_column(Text)
     card_brand: Mapped[str | None] = mapped_column(Text)
     country: Mapped[str | None] = mapped_column(Text)
     holder_name: Mapped[str | None] = mapped_column(Text)

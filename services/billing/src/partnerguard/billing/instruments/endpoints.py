@@ -50,11 +50,11 @@ def _out(instrument: Instrument, account: Account) -> InstrumentOut:
         else None,
         rejection_detail=instrument.rejection_detail,
         card_bin=instrument.card_bin,
-        card_last4=None if is_bank_debit else instrument.card_last4,
+        card_last4=None if is_bank_debit else instrument.last4,
         card_brand=instrument.card_brand,
         country=instrument.country,
         holder_name=instrument.holder_name,
-        iban_last4=instrument.card_last4 if is_bank_debit else None,
+        iban_last4=instrument.last4 if is_bank_debit else None,
         created_at=instrument.created_at,
         removed_at=instrument.removed_at,
     )

@@ -92,7 +92,7 @@ async def register_instrument(
             declared_class=declared.value,
             card_bin=body.card_bin,
             # Bank debit keeps the IBAN's last 4 in the same column: the model has one "last 4".
-            card_last4=body.card_last4 or body.iban_last4,
+            last4=body.card_last4 or body.iban_last4,
             card_brand=body.brand or (match.entry.brand if match else None),
             country=body.country or (match.entry.country if match else None),
             holder_name=body.holder_name,
