@@ -10,12 +10,13 @@ import platform
 import sys
 from pathlib import Path
 
-from bench import gateway_overhead, kernel_events, onboarding_decisions
+from bench import dunning_sweep, gateway_overhead, kernel_events, onboarding_decisions
 
 BENCHMARKS = {
     "kernel_events": kernel_events.run,
     "gateway_overhead": gateway_overhead.run,
     "onboarding_decisions": onboarding_decisions.run,
+    "dunning_sweep": dunning_sweep.run,
 }
 
 

@@ -182,6 +182,7 @@ def upgrade() -> None:
         sa.Column("recipient", sa.Text(), nullable=True),
         sa.Column("status", sa.Text(), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("id", sa.UUID(), nullable=False),
@@ -294,6 +295,13 @@ def upgrade() -> None:
         "ix_invoices_open_due",
         "invoices",
         ["due_on", "id"],
+        unique=False,
+        postgresql_where=sa.text("status IN ('open', 'partially_paid')"),
+    )
+    op.create_index(
+        "ix_invoices_partner_open_due",
+        "invoices",
+        ["partner_id", "due_on", "id"],
         unique=False,
         postgresql_where=sa.text("status IN ('open', 'partially_paid')"),
     )
@@ -483,6 +491,7 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_payments_partner_id"), table_name="payments")
     op.drop_index("ix_payments_account_status", table_name="payments")
     op.drop_table("payments")
+    op.drop_index("ix_invoices_partner_open_due", table_name="invoices")
     op.drop_index(op.f("ix_invoices_partner_id"), table_name="invoices")
     op.drop_index(
         "ix_invoices_open_due",

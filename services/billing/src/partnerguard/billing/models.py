@@ -163,6 +163,14 @@ class Invoice(TenantMixin, TimestampMixin, Base):
             "id",
             postgresql_where="status IN ('open', 'partially_paid')",
         ),
+        # A partner's own run (POST /dunning/runs) walks only that partner's open invoices.
+        Index(
+            "ix_invoices_partner_open_due",
+            "partner_id",
+            "due_on",
+            "id",
+            postgresql_where="status IN ('open', 'partially_paid')",
+        ),
         Index("ix_invoices_account_due", "account_id", "due_on"),
     )
 
@@ -354,5 +362,7 @@ class DunningNotice(TenantMixin, CreatedAtMixin, Base):
     # "pending", "sent", "failed" (gave up), "no_recipient".
     status: Mapped[str] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # A refused send waits until then (exponential backoff); None: send at once.
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_error: Mapped[str | None] = mapped_column(Text)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -34,5 +34,7 @@ class BillingSettings(ServiceSettings, SmtpSettings):
     notice_interval_seconds: float = 10.0
     notice_batch_size: int = 100
     notice_max_attempts: int = 5
+    # A refused notice is retried after this, doubled per attempt (at most six hours).
+    notice_retry_seconds: float = 60.0
     adapter_timeout_seconds: float = 10.0
     adapter_retries: int = 2
