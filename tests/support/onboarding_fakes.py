@@ -20,6 +20,7 @@ import email.policy
 import json
 import logging
 import re
+import sys
 import threading
 from collections import deque
 from collections.abc import Iterator, MutableMapping
@@ -35,6 +36,7 @@ from urllib.parse import parse_qs, urlsplit
 import structlog
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+from structlog._config import BoundLoggerLazyProxy
 
 from partnerguard.cli.embedded import free_port
 
@@ -51,6 +53,7 @@ def captured_logs() -> Iterator[list[MutableMapping[str, Any]]]:
     is never first used, and cached, with another test's configuration.
     """
     previous = structlog.get_config()
+    _uncache_module_loggers()
     capture = structlog.testing.LogCapture()
     structlog.configure(
         processors=[capture],
@@ -61,6 +64,19 @@ def captured_logs() -> Iterator[list[MutableMapping[str, Any]]]:
         yield capture.entries
     finally:
         structlog.configure(**previous)
+
+
+def _uncache_module_loggers() -> None:
+    """Make module-level loggers lazy again: one first used by an earlier test (say a shared
+    module of ``partnerguard.common`` used by another service's tests) keeps the processors it
+    cached then, and would log past the capture."""
+    for module in list(sys.modules.values()):
+        if not (getattr(module, "__name__", "") or "").startswith("partnerguard."):
+            continue
+        for value in list(vars(module).values()):
+            if isinstance(value, BoundLoggerLazyProxy):
+                # A cached proxy has swapped its ``bind`` for a finalized one on the instance.
+                value.__dict__.pop("bind", None)
 
 
 def _last_code(texts: list[str]) -> str | None:
