@@ -14,11 +14,11 @@ from datetime import datetime
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from partnerguard.billing.accounts.events import tell
 from partnerguard.billing.accounts.repository import AccountRepository
 from partnerguard.billing.models import Account
 from partnerguard.billing.money import money
 from partnerguard.common.events.types.billing import ExposureLimitExceeded
-from partnerguard.common.outbox import emit
 
 log = structlog.get_logger()
 
@@ -62,8 +62,9 @@ async def check_exposure(session: AsyncSession, account: Account, now: datetime)
     exposure = await exposure_of(session, account)
     if exposure.over_limit and not account.over_limit:
         assert exposure.credit_limit is not None
-        await emit(
+        await tell(
             session,
+            account,
             ExposureLimitExceeded(
                 customer_id=account.customer_id,
                 account_id=account.id,
@@ -71,10 +72,7 @@ async def check_exposure(session: AsyncSession, account: Account, now: datetime)
                 limit=money(exposure.credit_limit, account.currency),
                 detected_at=now,
             ),
-            partner_id=account.partner_id,
             subject=account.customer_id,
-            customer_id=account.customer_id,
-            aggregate_key=f"account:{account.id}",
         )
         log.info(
             "account.over_limit", account_id=str(account.id), partner_id=str(account.partner_id)

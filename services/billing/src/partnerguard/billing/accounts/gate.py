@@ -13,12 +13,12 @@ from datetime import datetime
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from partnerguard.billing.accounts.events import tell
 from partnerguard.billing.accounts.repository import AccountRepository
 from partnerguard.billing.instruments.classes import event_instrument_type
 from partnerguard.billing.models import Account
 from partnerguard.billing.money import money
 from partnerguard.common.events.types.billing import AccountCleared
-from partnerguard.common.outbox import emit
 
 log = structlog.get_logger()
 
@@ -35,8 +35,9 @@ async def try_clear(session: AsyncSession, account: Account, now: datetime) -> b
     if account.prepayment_required and posted < account.prepayment_amount:
         return False
     account.cleared_at = now
-    await emit(
+    await tell(
         session,
+        account,
         AccountCleared(
             account_id=account.id,
             customer_id=account.customer_id,
@@ -46,10 +47,7 @@ async def try_clear(session: AsyncSession, account: Account, now: datetime) -> b
             else None,
             cleared_at=now,
         ),
-        partner_id=account.partner_id,
         subject=account.id,
-        customer_id=account.customer_id,
-        aggregate_key=f"account:{account.id}",
     )
     log.info("account.cleared", account_id=str(account.id), partner_id=str(account.partner_id))
     return True

@@ -9,6 +9,7 @@ from datetime import datetime
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from partnerguard.billing.accounts.events import tell
 from partnerguard.billing.accounts.exposure import check_exposure
 from partnerguard.billing.accounts.gate import try_clear
 from partnerguard.billing.accounts.repository import AccountRepository
@@ -20,7 +21,6 @@ from partnerguard.common.errors import Conflict, NotFound, Unprocessable
 from partnerguard.common.events.types.billing import AccountOpened
 from partnerguard.common.events.types.onboarding import CustomerApproved
 from partnerguard.common.ids import new_id
-from partnerguard.common.outbox import emit
 
 log = structlog.get_logger()
 
@@ -90,8 +90,9 @@ async def _insert(
     )
     if account is None:
         return None
-    await emit(
+    await tell(
         session,
+        account,
         AccountOpened(
             account_id=account.id,
             customer_id=account.customer_id,
@@ -102,10 +103,7 @@ async def _insert(
             else None,
             opened_at=now,
         ),
-        partner_id=partner_id,
         subject=account.id,
-        customer_id=account.customer_id,
-        aggregate_key=f"account:{account.id}",
     )
     # Spend may have arrived before the account: a new account can start over its limit.
     await check_exposure(session, account, now)

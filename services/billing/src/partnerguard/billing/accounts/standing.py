@@ -10,10 +10,10 @@ from datetime import date, datetime
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from partnerguard.billing.accounts.events import tell
 from partnerguard.billing.accounts.repository import AccountRepository
 from partnerguard.billing.models import Account
 from partnerguard.common.events.types.billing import CustomerInGoodStanding
-from partnerguard.common.outbox import emit
 
 log = structlog.get_logger()
 
@@ -32,18 +32,16 @@ async def restore_if_current(
     if await AccountRepository(session).oldest_overdue_due_on(account.id, today) is not None:
         return False
     account.delinquent_since = None
-    await emit(
+    await tell(
         session,
+        account,
         CustomerInGoodStanding(
             customer_id=account.customer_id,
             account_id=account.id,
             last_payment_id=payment_id,
             restored_at=now,
         ),
-        partner_id=account.partner_id,
         subject=account.customer_id,
-        customer_id=account.customer_id,
-        aggregate_key=f"account:{account.id}",
     )
     log.info(
         "account.good_standing", account_id=str(account.id), partner_id=str(account.partner_id)

@@ -16,6 +16,7 @@ from datetime import date, datetime
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from partnerguard.billing.accounts.events import tell
 from partnerguard.billing.accounts.gate import try_clear
 from partnerguard.billing.accounts.service import get_account, lock_account
 from partnerguard.billing.instruments.bins import (
@@ -60,7 +61,6 @@ from partnerguard.billing.models import (
 from partnerguard.billing.settings import BillingSettings
 from partnerguard.common.errors import Conflict, NotFound, ServiceUnavailable
 from partnerguard.common.events.types.billing import InstrumentRejected
-from partnerguard.common.outbox import emit
 
 log = structlog.get_logger()
 
@@ -112,8 +112,9 @@ async def register_instrument(
         status=instrument.status,
     )
     if refusal is not None:
-        await emit(
+        await tell(
             session,
+            account,
             InstrumentRejected(
                 account_id=account.id,
                 customer_id=account.customer_id,
@@ -122,10 +123,7 @@ async def register_instrument(
                 detail=refusal.detail,
                 rejected_at=now,
             ),
-            partner_id=partner_id,
             subject=account.id,
-            customer_id=account.customer_id,
-            aggregate_key=f"account:{account.id}",
         )
     else:
         await try_clear(session, account, now)

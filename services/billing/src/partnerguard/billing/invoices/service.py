@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from partnerguard.billing.accounts.events import tell
 from partnerguard.billing.accounts.exposure import check_exposure
 from partnerguard.billing.accounts.service import lock_account
 from partnerguard.billing.accounts.standing import restore_if_current
@@ -50,7 +51,6 @@ from partnerguard.common.events.types.billing import (
     InvoiceSettled,
 )
 from partnerguard.common.ids import new_id
-from partnerguard.common.outbox import emit
 
 log = structlog.get_logger()
 
@@ -120,8 +120,9 @@ async def announce_settled(
     """Stamp and announce invoices that just left the open states (``billing.invoice.settled``)."""
     for invoice in invoices:
         invoice.settled_at = now
-        await emit(
+        await tell(
             session,
+            account,
             InvoiceSettled(
                 invoice_id=invoice.id,
                 account_id=account.id,
@@ -132,10 +133,7 @@ async def announce_settled(
                 credited=money(invoice.credited, invoice.currency),
                 settled_at=now,
             ),
-            partner_id=account.partner_id,
             subject=invoice.id,
-            customer_id=account.customer_id,
-            aggregate_key=f"account:{account.id}",
         )
         log.info("invoice.settled", invoice_id=str(invoice.id), status=invoice.status)
 
@@ -199,8 +197,9 @@ async def issue_invoice(
             for position, (line, amount) in enumerate(zip(body.lines, amounts, strict=True), 1)
         ]
     )
-    await emit(
+    await tell(
         session,
+        account,
         InvoiceIssued(
             invoice_id=invoice.id,
             account_id=account.id,
@@ -212,10 +211,7 @@ async def issue_invoice(
             period_start=invoice.period_start,
             period_end=invoice.period_end,
         ),
-        partner_id=partner_id,
         subject=invoice.id,
-        customer_id=account.customer_id,
-        aggregate_key=f"account:{account.id}",
     )
     applied = await apply_credit_balance(session, account)
     await announce_settled(session, account, applied.settled, now)
@@ -327,8 +323,9 @@ async def issue_credit_note(
         InvoiceStatus(invoice.status), invoice.total, invoice.paid, invoice.credited
     ).value
     await session.flush()
-    await emit(
+    await tell(
         session,
+        account,
         CreditNoteIssued(
             credit_note_id=note.id,
             invoice_id=invoice.id,
@@ -338,10 +335,7 @@ async def issue_credit_note(
             reason=note.reason,
             issued_at=now,
         ),
-        partner_id=partner_id,
         subject=invoice.id,
-        customer_id=account.customer_id,
-        aggregate_key=f"account:{account.id}",
     )
     if invoice.status == InvoiceStatus.PAID.value:
         await announce_settled(session, account, [invoice], now)

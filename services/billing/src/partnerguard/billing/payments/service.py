@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from partnerguard.billing.accounts.events import tell
 from partnerguard.billing.accounts.exposure import check_exposure
 from partnerguard.billing.accounts.gate import try_clear
 from partnerguard.billing.accounts.service import lock_account
@@ -45,7 +46,6 @@ from partnerguard.common.events.types.billing import (
     ReversalReason,
 )
 from partnerguard.common.ids import new_id
-from partnerguard.common.outbox import emit
 
 log = structlog.get_logger()
 
@@ -95,8 +95,9 @@ async def record_payment(
     payment.reported_at = now
     payment.expected_by = expected_by
     await PaymentRepository(session).add(payment)
-    await emit(
+    await tell(
         session,
+        account,
         PaymentReported(
             payment_id=payment.id,
             account_id=account.id,
@@ -108,10 +109,7 @@ async def record_payment(
             reported_at=now,
             expected_by=expected_by,
         ),
-        partner_id=partner_id,
         subject=payment.id,
-        customer_id=account.customer_id,
-        aggregate_key=f"account:{account.id}",
     )
     log.info(
         "payment.reported",
@@ -138,8 +136,9 @@ async def _post(session: AsyncSession, account: Account, payment: Payment, now: 
     payment.status = PaymentStatus.POSTED.value
     payment.posted_at = now
     applied = await apply_credit_balance(session, account)
-    await emit(
+    await tell(
         session,
+        account,
         PaymentPosted(
             payment_id=payment.id,
             account_id=account.id,
@@ -149,10 +148,7 @@ async def _post(session: AsyncSession, account: Account, payment: Payment, now: 
             method=InstrumentType(payment.method),
             posted_at=now,
         ),
-        partner_id=account.partner_id,
         subject=payment.id,
-        customer_id=account.customer_id,
-        aggregate_key=f"account:{account.id}",
     )
     await announce_settled(session, account, applied.settled, now)
     await session.flush()
@@ -192,8 +188,9 @@ async def reverse_payment(
     payment.reversal_reason = body.reason.value
     payment.reversal_detail = body.detail or None
     await session.flush()
-    await emit(
+    await tell(
         session,
+        account,
         PaymentReversed(
             payment_id=payment.id,
             account_id=account.id,
@@ -203,14 +200,12 @@ async def reverse_payment(
             detail=payment.reversal_detail,
             reversed_at=now,
         ),
-        partner_id=partner_id,
         subject=payment.id,
-        customer_id=account.customer_id,
-        aggregate_key=f"account:{account.id}",
     )
     for invoice in reopened:
-        await emit(
+        await tell(
             session,
+            account,
             InvoiceReopened(
                 invoice_id=invoice.id,
                 account_id=account.id,
@@ -219,10 +214,7 @@ async def reverse_payment(
                 payment_id=payment.id,
                 reopened_at=now,
             ),
-            partner_id=partner_id,
             subject=invoice.id,
-            customer_id=account.customer_id,
-            aggregate_key=f"account:{account.id}",
         )
     # Other payments' credit balance now meets the reopened debt, as it would have at issue.
     applied = await apply_credit_balance(session, account)
