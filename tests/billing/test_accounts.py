@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 from partnerguard.billing.accounts.handlers import onboarding_consumer
 from partnerguard.common.bus.connection import EventBus
 from partnerguard.common.events.types.onboarding import CustomerApproved, Decider, RiskTier
-from tests.support.billing import RunningBilling, deliver
+from tests.support.billing import RunningBilling
+from tests.support.events import deliver
 
 
 def approval(customer_id: uuid.UUID, *, tier: RiskTier, prepayment: bool) -> CustomerApproved:

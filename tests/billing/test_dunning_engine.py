@@ -24,7 +24,6 @@ from partnerguard.billing.models import (
 )
 from partnerguard.common.db.engine import Database
 from partnerguard.common.events.types.billing import DunningStep
-from tests.support.billing import outbox_events
 from tests.support.billing_data import (
     add_account,
     add_invoice,
@@ -33,6 +32,7 @@ from tests.support.billing_data import (
     set_invoice,
     set_payment,
 )
+from tests.support.events import outbox_events
 
 DUE = date(2026, 3, 2)
 STEP_EVENT = "billing.dunning.step_executed"

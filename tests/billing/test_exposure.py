@@ -12,7 +12,8 @@ from partnerguard.billing.usage.handlers import monitoring_consumer
 from partnerguard.common.bus.connection import EventBus
 from partnerguard.common.db.engine import Database
 from partnerguard.common.events.types.monitoring import DailySpend
-from tests.support.billing import RunningBilling, deliver
+from tests.support.billing import RunningBilling
+from tests.support.events import deliver
 
 TODAY = datetime.now(UTC).date()
 

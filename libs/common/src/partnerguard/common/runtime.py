@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 
 from partnerguard.common.auth import TokenVerifier, TrustedIssuer
 from partnerguard.common.bus.connection import EventBus
-from partnerguard.common.bus.consumer import ConsumerSpec, EventConsumer, Handlers
+from partnerguard.common.bus.consumer import ConsumerSpec, EventConsumer, MessageHandler
 from partnerguard.common.db.engine import Database
 from partnerguard.common.errors import install_problem_handlers
 from partnerguard.common.idempotency import install_idempotency, purge_expired_keys
@@ -52,7 +52,7 @@ class ServiceSpec:
 @dataclass(frozen=True)
 class Consumer:
     spec: ConsumerSpec
-    handlers: Handlers
+    handlers: MessageHandler
 
 
 @dataclass(frozen=True)

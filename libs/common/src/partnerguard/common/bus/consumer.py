@@ -13,7 +13,7 @@ import json
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import structlog
 from nats.aio.msg import Msg
@@ -77,6 +77,41 @@ class Handlers:
     def streams(self) -> set[str]:
         return {model.definition().stream for model, _ in self._by_type.values()}
 
+    async def handle(self, db: Database, durable: str, msg: Msg) -> str:
+        """Parse ``msg`` as a CloudEvent and run its handler once in effect (the inbox)."""
+        try:
+            envelope = CloudEvent.model_validate_json(msg.data)
+        except ValidationError as exc:
+            raise PoisonMessage(f"not a CloudEvent: {exc.errors(include_url=False)}") from exc
+        bind_trace(
+            (parse_traceparent(envelope.traceparent) or new_traceparent()).child(),
+            request_id=str(envelope.id),
+        )
+        entry = self.get(envelope.type)
+        if entry is None:
+            return "ignored"
+        model, handler = entry
+        try:
+            data: BaseModel = model.model_validate(envelope.data)
+        except ValidationError as exc:
+            raise PoisonMessage(
+                f"{envelope.type} data invalid: {exc.errors(include_url=False)}"
+            ) from exc
+        event: Event[Any] = Event(envelope=envelope, data=data)
+        async with db.tenant_session(envelope.partnerid) as session:
+            if not await record_once(session, durable, envelope.id):
+                return "duplicate"
+            await handler(session, event)
+        return "handled"
+
+
+class MessageHandler(Protocol):
+    """What a consumer does with each message: CloudEvents through :class:`Handlers`, or a
+    stream's own format (raw usage batches, say). Returns the outcome it counts as; raises
+    :class:`PoisonMessage` for a message no retry can fix, anything else to be retried."""
+
+    async def handle(self, db: Database, durable: str, msg: Msg) -> str: ...
+
 
 class PoisonMessage(Exception):
     """A message that no number of retries will make handleable."""
@@ -112,7 +147,9 @@ class ConsumerSpec:
 class EventConsumer:
     """Pulls batches from one durable consumer and handles each message once in effect."""
 
-    def __init__(self, bus: EventBus, db: Database, spec: ConsumerSpec, handlers: Handlers) -> None:
+    def __init__(
+        self, bus: EventBus, db: Database, spec: ConsumerSpec, handlers: MessageHandler
+    ) -> None:
         self.bus = bus
         self.db = db
         self.spec = spec
@@ -174,32 +211,8 @@ class EventConsumer:
         await msg.ack()
 
     async def _handle(self, msg: Msg) -> None:
-        try:
-            envelope = CloudEvent.model_validate_json(msg.data)
-        except ValidationError as exc:
-            raise PoisonMessage(f"not a CloudEvent: {exc.errors(include_url=False)}") from exc
-        bind_trace(
-            (parse_traceparent(envelope.traceparent) or new_traceparent()).child(),
-            request_id=str(envelope.id),
-        )
-        entry = self.handlers.get(envelope.type)
-        if entry is None:
-            CONSUMER_HANDLED.labels(self.spec.durable, "ignored").inc()
-            return
-        model, handler = entry
-        try:
-            data: BaseModel = model.model_validate(envelope.data)
-        except ValidationError as exc:
-            raise PoisonMessage(
-                f"{envelope.type} data invalid: {exc.errors(include_url=False)}"
-            ) from exc
-        event: Event[Any] = Event(envelope=envelope, data=data)
-        async with self.db.tenant_session(envelope.partnerid) as session:
-            if not await record_once(session, self.spec.durable, envelope.id):
-                CONSUMER_HANDLED.labels(self.spec.durable, "duplicate").inc()
-                return
-            await handler(session, event)
-        CONSUMER_HANDLED.labels(self.spec.durable, "handled").inc()
+        outcome = await self.handlers.handle(self.db, self.spec.durable, msg)
+        CONSUMER_HANDLED.labels(self.spec.durable, outcome).inc()
 
     async def _dead_letter(self, msg: Msg, error: str, delivered: int) -> None:
         event_id, event_type = _peek_ids(msg.data)

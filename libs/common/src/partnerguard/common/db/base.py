@@ -23,6 +23,11 @@ NAMING_CONVENTION = {
 }
 
 
+def filled_by_database_clock() -> Mapped[datetime]:
+    """A timestamp column the database fills with its clock when the row is written."""
+    return mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
+
+
 class TenantMixin:
     """Every tenant row: a UUIDv7 id and the owning partner, which row-level security checks."""
 

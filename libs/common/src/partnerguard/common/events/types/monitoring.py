@@ -174,8 +174,18 @@ class NotificationReceived(EventData):
         return self
 
 
+class NotificationStage(StrEnum):
+    """Where a vendor notification's response clock stands: received → in review → actioned →
+    responded."""
+
+    RECEIVED = "received"
+    IN_REVIEW = "in_review"
+    ACTIONED = "actioned"
+    RESPONDED = "responded"
+
+
 class NotificationOverdue(EventData):
-    """Emitted when a vendor notification is still unanswered at its response deadline."""
+    """Emitted once per stage when a vendor notification has not reached that stage by its deadline."""
 
     event_type: ClassVar[str] = "monitoring.notification.overdue"
 
@@ -183,4 +193,9 @@ class NotificationOverdue(EventData):
     kind: VendorNotificationKind
     customer_id: CustomerId | None = None
     vendor_tenant_id: uuid.UUID = Field(description="The vendor's customer tenant ID (a GUID).")
-    respond_by: AwareDatetime
+    missed_stage: NotificationStage = Field(
+        description="The stage the notification should have reached (in_review, actioned or responded)."
+    )
+    status: NotificationStage = Field(description="Where the notification stands now.")
+    due_at: AwareDatetime = Field(description="The deadline that passed.")
+    respond_by: AwareDatetime = Field(description="The deadline for the response to the vendor.")

@@ -1,0 +1,1 @@
+"""Alerts: what detectors, rules and the vendor flag, and how partners close them."""

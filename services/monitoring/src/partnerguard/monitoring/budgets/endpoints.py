@@ -1,0 +1,9 @@
+"""HTTP: budgets."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from partnerguard.common.errors import PROBLEM_RESPONSES
+
+router = APIRouter(prefix="/v1/monitoring", tags=["budgets"], responses=PROBLEM_RESPONSES)

@@ -1,0 +1,1 @@
+"""What monitoring knows of each customer: tier and tenant from onboarding, currency from usage."""

@@ -1,0 +1,1 @@
+"""Detection: the partner's detector settings and the detectors over usage aggregates."""

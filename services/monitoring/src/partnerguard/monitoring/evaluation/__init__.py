@@ -1,0 +1,1 @@
+"""Evaluation: what happens after a customer's daily spend changed."""

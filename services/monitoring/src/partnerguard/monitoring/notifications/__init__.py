@@ -1,0 +1,1 @@
+"""Vendor notifications: the vendor's notices about customers and their response clock."""
