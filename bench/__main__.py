@@ -10,13 +10,20 @@ import platform
 import sys
 from pathlib import Path
 
-from bench import dunning_sweep, gateway_overhead, kernel_events, onboarding_decisions
+from bench import (
+    dunning_sweep,
+    gateway_overhead,
+    kernel_events,
+    onboarding_decisions,
+    usage_ingest,
+)
 
 BENCHMARKS = {
     "kernel_events": kernel_events.run,
     "gateway_overhead": gateway_overhead.run,
     "onboarding_decisions": onboarding_decisions.run,
     "dunning_sweep": dunning_sweep.run,
+    "usage_ingest": usage_ingest.run,
 }
 
 

@@ -31,6 +31,7 @@ class RunningMonitoring:
     issuer: Issuer
     settings: MonitoringSettings
     runtime: Runtime
+    transport: httpx.AsyncBaseTransport
 
     def headers(
         self, partner_id: uuid.UUID, scopes: Sequence[str] = ALL_SCOPES, **extra: str
@@ -44,7 +45,9 @@ class RunningMonitoring:
         """The CloudEvents this partner's actions wrote to the outbox, oldest first."""
         return await outbox_events(self.db, partner_id, event_type)
 
-    async def ingest(self, partner_id: uuid.UUID, records: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    async def ingest(
+        self, partner_id: uuid.UUID, records: Sequence[dict[str, Any]]
+    ) -> dict[str, Any]:
         """Send ``records`` through ``POST /v1/monitoring/usage``; the answer's summary."""
         response = await self.http.post(
             "/v1/monitoring/usage",
@@ -120,4 +123,4 @@ async def running_monitoring(
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://monitoring") as http:
-            yield RunningMonitoring(http, db, issuer, settings, runtime)
+            yield RunningMonitoring(http, db, issuer, settings, runtime, transport)

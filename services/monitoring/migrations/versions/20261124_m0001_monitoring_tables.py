@@ -337,6 +337,9 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_usage_rejections")),
+        sa.UniqueConstraint(
+            "partner_id", "batch", "position", name=op.f("uq_usage_rejections_partner_id")
+        ),
     )
     op.create_index(
         op.f("ix_usage_rejections_partner_id"), "usage_rejections", ["partner_id"], unique=False

@@ -195,6 +195,8 @@ class UsageRejection(TenantMixin, CreatedAtMixin, Base):
     (Records refused over HTTP are answered in the response instead.)"""
 
     __tablename__ = "usage_rejections"
+    # A redelivered message keeps each refusal once.
+    __table_args__ = (UniqueConstraint("partner_id", "batch", "position"),)
 
     # The stream message's id (``Nats-Msg-Id``, else stream and sequence) and the record's place.
     batch: Mapped[str] = mapped_column(Text)

@@ -65,14 +65,15 @@ class NewCustomerBurst(Section):
     severity: Severity = Severity.HIGH
 
 
+# Start of a size name: the string's start or anything but a letter or digit ("Standard_NC6").
+_EDGE = r"(?:^|[^a-z0-9])"
 DEFAULT_HEAVY_PATTERNS = (
-    # GPU series (Azure N*, AWS p/g/inf, GCP a2/g2) and high-core compute (H*, 32+ vCPU).
-    r"(?i)\bgpu\b",
-    r"(?i)(standard_)?n[cdvg][0-9]",
-    r"(?i)(standard_)?h[bcx]?[0-9]+",
-    r"(?i)(standard_)?[defm][0-9]*?(32|48|64|72|96|104|128|192)[a-z]*",
-    r"(?i)\b(p[2345]|g[456]|inf[12])[a-z]*\.",
-    r"(?i)\b(a2|a3|g2)-",
+    r"\bgpu\b",
+    _EDGE + r"n[cdvg][0-9]",  # Azure GPU series: NC, ND, NV, NG
+    _EDGE + r"h[bcx]?[0-9]+",  # Azure HPC series: H, HB, HC, HX
+    _EDGE + r"[defm][a-z]?(?:32|48|64|72|96|104|128|192|416)[a-z]*",  # 32+ vCPU sizes
+    _EDGE + r"(?:p[2-5]|g[4-6]|inf[12]|trn1)[a-z]*\.",  # AWS GPU and accelerator families
+    _EDGE + r"(?:a2|a3|g2)-",  # GCP accelerator-optimized machines
 )
 
 
@@ -92,7 +93,8 @@ class CryptoMining(Section):
     prior_share_max: float = Field(default=0.1, ge=0)
     flat_cv_max: float = Field(default=0.25, gt=0)
     min_active_hours: int = Field(default=18, ge=1)
-    # A record is heavy compute when its resource type or meter matches one of these.
+    # A record is heavy compute when its resource type or meter matches one of these
+    # (Python regular expressions, matched case-insensitively anywhere in the text).
     heavy_patterns: tuple[str, ...] = DEFAULT_HEAVY_PATTERNS
     severity: Severity = Severity.HIGH
 
@@ -101,7 +103,7 @@ class CryptoMining(Section):
     def _compiles(cls, patterns: tuple[str, ...]) -> tuple[str, ...]:
         for pattern in patterns:
             try:
-                re.compile(pattern)
+                re.compile(pattern, re.IGNORECASE)
             except re.error as exc:
                 raise ValueError(f"{pattern!r} is not a regular expression: {exc}") from exc
         return patterns

@@ -95,7 +95,7 @@ class AlertRaised(EventData):
     severity: Severity
     customer_id: CustomerId | None = Field(
         default=None,
-        description="The customer concerned; null for partner-wide alerts (new_customer_burst).",
+        description="The customer concerned; null only for an alert about no one customer.",
     )
     subscription_ids: SubscriptionIds = ()
     rule: str | None = Field(

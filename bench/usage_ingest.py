@@ -1,0 +1,237 @@
+"""Usage ingestion throughput: HTTP batches into PostgreSQL with de-duplication, against a raw
+COPY of the same rows into the same table in the same run.
+
+The monitoring API runs as a real uvicorn process (2 workers) on embedded PostgreSQL; the
+client, the API and PostgreSQL share the machine's cores. Each round sends the same records
+two ways, under two fresh partners:
+
+- **raw COPY**: the rows, already as Python tuples, copied into ``usage_records`` by asyncpg
+  ``copy_records_to_table`` over one connection: the floor of what storing them costs;
+- **HTTP path**: ``POST /v1/monitoring/usage`` batches of 10,000 JSON records from
+  ``CONCURRENCY`` clients: each record validated, de-duplicated by id, stored, and added to the
+  hourly, daily and customer-day aggregates and the first-seen footprints, one transaction a
+  batch. A share of each batch repeats ids of the batch before (a feed re-sending).
+
+Figures are medians over ``ROUNDS`` rounds. Target: ≥ 50,000 records/s and ≥ 0.5 of raw COPY.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import statistics
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import asyncpg
+import httpx
+
+from bench.harness import ServiceUnderTest, service_under_test
+from partnerguard.monitoring.spec import SPEC
+
+BATCH = 10_000
+BATCHES = int(os.environ.get("BENCH_USAGE_BATCHES", "20"))
+ROUNDS = int(os.environ.get("BENCH_USAGE_ROUNDS", "3"))
+CONCURRENCY = 4
+WORKERS = 2
+CUSTOMERS = 500
+# Of each batch after the first, this share re-sends ids of the batch before.
+RESENT = 0.02
+TARGET_RPS = 50_000.0
+TARGET_RATIO = 0.5
+AUDIENCE = "partnerguard:monitoring"
+COLUMNS = (
+    "partner_id",
+    "record_id",
+    "customer_id",
+    "subscription_id",
+    "meter",
+    "meter_category",
+    "resource_type",
+    "region",
+    "quantity",
+    "unit",
+    "cost",
+    "currency",
+    "usage_start",
+    "usage_end",
+    "heavy_compute",
+)
+SIZES = [
+    ("Standard_D2s_v5", "D2s v5", "Virtual Machines"),
+    ("Standard_E4s_v5", "E4s v5", "Virtual Machines"),
+    ("Standard_NC24ads_A100_v4", "NC24ads A100 v4", "Virtual Machines"),
+    ("Storage_Hot_LRS", "Hot LRS Data Stored", "Storage"),
+    ("SQL_Database_GP", "vCore", "SQL Database"),
+]
+REGIONS = ["westeurope", "northeurope", "eastus", "germanywestcentral"]
+
+
+def _batches(seed: int) -> list[list[dict[str, Any]]]:
+    rng = random.Random(seed)
+    customers = [uuid.UUID(int=rng.getrandbits(128)) for _ in range(CUSTOMERS)]
+    start = datetime(2026, 11, 1, tzinfo=UTC)
+    batches: list[list[dict[str, Any]]] = []
+    for number in range(BATCHES):
+        batch = []
+        resent = int(BATCH * RESENT) if batches else 0
+        batch.extend(rng.sample(batches[-1], resent) if resent else [])
+        for _ in range(BATCH - resent):
+            customer = rng.choice(customers)
+            resource_type, meter, category = rng.choice(SIZES)
+            # A feed delivers recent usage: each batch is about one hour, for every customer.
+            at = start + timedelta(hours=number, minutes=rng.randrange(60))
+            batch.append(
+                {
+                    "record_id": f"r-{seed}-{number}-{rng.getrandbits(64):x}",
+                    "customer_id": str(customer),
+                    "subscription_id": str(uuid.UUID(int=customer.int ^ rng.randrange(3))),
+                    "meter": meter,
+                    "meter_category": category,
+                    "resource_type": resource_type,
+                    "region": rng.choice(REGIONS),
+                    "quantity": f"{rng.randrange(1, 100)}.{rng.randrange(1000):03d}",
+                    "unit": "1 Hour",
+                    "cost": f"{rng.randrange(0, 50)}.{rng.randrange(10**6):06d}",
+                    "currency": "EUR",
+                    "usage_start": at.isoformat(),
+                    "usage_end": (at + timedelta(hours=1)).isoformat(),
+                }
+            )
+        batches.append(batch)
+    return batches
+
+
+def _tuples(
+    partner_id: uuid.UUID, batch: list[dict[str, Any]], seen: set[str]
+) -> list[tuple[Any, ...]]:
+    """The batch as COPY takes it: typed values, ids not copied before (COPY has no ON
+    CONFLICT)."""
+    unique = {r["record_id"]: r for r in batch if r["record_id"] not in seen}
+    seen.update(unique)
+    return [
+        (
+            partner_id,
+            r["record_id"],
+            uuid.UUID(r["customer_id"]),
+            uuid.UUID(r["subscription_id"]),
+            r["meter"],
+            r["meter_category"],
+            r["resource_type"],
+            r["region"],
+            Decimal(r["quantity"]),
+            r["unit"],
+            Decimal(r["cost"]),
+            r["currency"],
+            datetime.fromisoformat(r["usage_start"]),
+            datetime.fromisoformat(r["usage_end"]),
+            r["resource_type"].startswith("Standard_NC"),
+        )
+        for r in unique.values()
+    ]
+
+
+async def _copy_round(url: str, rows: list[list[tuple[Any, ...]]]) -> float:
+    conn = await asyncpg.connect(url)
+    try:
+        began = time.perf_counter()
+        for chunk in rows:
+            await conn.copy_records_to_table("usage_records", records=chunk, columns=COLUMNS)
+        return time.perf_counter() - began
+    finally:
+        await conn.close()
+
+
+async def _http_round(base: str, token: str, bodies: list[bytes]) -> tuple[float, dict[str, int]]:
+    queue: asyncio.Queue[bytes] = asyncio.Queue()
+    for body in bodies:
+        queue.put_nowait(body)
+    totals = {"accepted": 0, "duplicates": 0, "rejected": 0}
+    headers = {"authorization": f"Bearer {token}", "content-type": "application/json"}
+
+    async def client() -> None:
+        async with httpx.AsyncClient(base_url=base, headers=headers, timeout=120) as http:
+            while not queue.empty():
+                body = queue.get_nowait()
+                response = await http.post("/v1/monitoring/usage", content=body)
+                response.raise_for_status()
+                summary = response.json()
+                totals["accepted"] += summary["accepted"]
+                totals["duplicates"] += summary["duplicates"]
+                totals["rejected"] += len(summary["rejected"])
+
+    began = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(CONCURRENCY)))
+    return time.perf_counter() - began, totals
+
+
+async def _measure(service: ServiceUnderTest) -> dict[str, Any]:
+    copy_rates: list[float] = []
+    http_rates: list[float] = []
+    rounds: list[dict[str, Any]] = []
+    for round_number in range(ROUNDS):
+        batches = _batches(seed=round_number)
+        records = sum(len(batch) for batch in batches)
+        copy_partner, http_partner = uuid.uuid4(), uuid.uuid4()
+        seen: set[str] = set()
+        copy_rows = [_tuples(copy_partner, batch, seen) for batch in batches]
+        copied = sum(len(chunk) for chunk in copy_rows)
+        bodies = [json.dumps({"records": batch}).encode() for batch in batches]
+        token = service.issuer.token(
+            http_partner, ["monitoring:write"], audience=AUDIENCE, lifetime=3600
+        )
+        copy_seconds = await _copy_round(service.database.sweep_url, copy_rows)
+        http_seconds, totals = await _http_round(service.base_url, token, bodies)
+        if totals["accepted"] != copied or totals["rejected"]:
+            raise RuntimeError(f"the HTTP path stored {totals}, expected {copied} new records")
+        # Both paths are charged for every record sent; COPY sent only the distinct ones.
+        copy_rates.append(copied / copy_seconds)
+        http_rates.append(records / http_seconds)
+        rounds.append(
+            {
+                "records": records,
+                "distinct": copied,
+                "copy_s": round(copy_seconds, 3),
+                "http_s": round(http_seconds, 3),
+                "copy_rps": round(copy_rates[-1]),
+                "http_rps": round(http_rates[-1]),
+            }
+        )
+        sys.stdout.write(f"round {round_number}: {rounds[-1]}\n")
+    copy_rps = statistics.median(copy_rates)
+    http_rps = statistics.median(http_rates)
+    ratio = http_rps / copy_rps
+    passed = http_rps >= TARGET_RPS and ratio >= TARGET_RATIO
+    sys.stdout.write(
+        f"\nusage ingestion: HTTP {http_rps:,.0f} records/s, raw COPY {copy_rps:,.0f} records/s, "
+        f"ratio {ratio:.2f} — target ≥ {TARGET_RPS:,.0f}/s and ≥ {TARGET_RATIO}: "
+        f"{'PASS' if passed else 'FAIL'}\n"
+    )
+    return {
+        "description": __doc__,
+        "figures": {
+            "http_records_per_s": round(http_rps),
+            "copy_records_per_s": round(copy_rps),
+            "ratio_to_copy": round(ratio, 3),
+            "target_records_per_s": TARGET_RPS,
+            "target_ratio": TARGET_RATIO,
+            "result": "PASS" if passed else "FAIL",
+            "rounds": rounds,
+            "batch": BATCH,
+            "batches_per_round": BATCHES,
+            "concurrency": CONCURRENCY,
+            "api_workers": WORKERS,
+            "shared_cpus": len(os.sched_getaffinity(0)),
+        },
+    }
+
+
+async def run() -> dict[str, Any]:
+    async with service_under_test(SPEC, workers=WORKERS) as service:
+        return await _measure(service)

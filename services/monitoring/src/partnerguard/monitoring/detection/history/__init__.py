@@ -1,0 +1,1 @@
+"""What the usage detectors read of a customer's past: spend series, footprints, earlier alerts."""

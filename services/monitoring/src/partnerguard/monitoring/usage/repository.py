@@ -1,0 +1,241 @@
+"""Queries of ingestion: the one statement that stores a batch and moves every aggregate.
+
+It goes to asyncpg directly, inside the session's transaction: a batch is a few arrays bound
+as parameters, and the ORM's per-row work would cost more than the database's.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from partnerguard.common.db.repository import Repository
+from partnerguard.common.ids import new_id
+from partnerguard.common.pagination import PageParams
+from partnerguard.monitoring.models import Customer, UsageRejection
+
+# Records are de-duplicated by the primary key (partner, record id); only rows actually
+# inserted feed the aggregates, so a record sent twice counts once. Aggregates are written
+# in key order, so two batches touching the same rows lock them in the same order.
+_INGEST = """
+WITH incoming AS (
+    SELECT record_id, customer_id, subscription_id, meter, meter_category, resource_type, region,
+           quantity, unit, cost, currency,
+           usage_start, usage_end, heavy_compute
+    FROM unnest($2::text[], $3::uuid[], $4::uuid[], $5::text[], $6::text[], $7::text[],
+                $8::text[], $9::numeric[], $10::text[], $11::numeric[], $12::text[],
+                $13::timestamptz[], $14::timestamptz[], $15::bool[])
+         AS r(record_id, customer_id, subscription_id, meter, meter_category, resource_type,
+              region, quantity, unit, cost, currency, usage_start, usage_end, heavy_compute)
+),
+inserted AS (
+    INSERT INTO usage_records (partner_id, record_id, customer_id, subscription_id, meter,
+                               meter_category, resource_type, region, quantity, unit, cost,
+                               currency, usage_start, usage_end, heavy_compute)
+    SELECT $1, * FROM incoming
+    ON CONFLICT DO NOTHING
+    RETURNING record_id, customer_id, subscription_id, meter_category, resource_type, region,
+              cost, currency, usage_start, heavy_compute,
+              date_trunc('hour', usage_start, 'UTC') AS hour,
+              (usage_start AT TIME ZONE 'UTC')::date AS day
+),
+hourly AS (
+    INSERT INTO usage_hourly AS h (partner_id, customer_id, hour, subscription_id,
+                                   meter_category, currency, cost, heavy_cost, record_count)
+    SELECT $1, customer_id, hour, subscription_id, meter_category, min(currency), sum(cost),
+           coalesce(sum(cost) FILTER (WHERE heavy_compute), 0), count(*)
+    FROM inserted GROUP BY customer_id, hour, subscription_id, meter_category
+    ORDER BY customer_id, hour, subscription_id, meter_category
+    ON CONFLICT (partner_id, customer_id, hour, subscription_id, meter_category) DO UPDATE
+    SET cost = h.cost + excluded.cost, heavy_cost = h.heavy_cost + excluded.heavy_cost,
+        record_count = h.record_count + excluded.record_count
+),
+daily AS (
+    INSERT INTO usage_daily AS d (partner_id, customer_id, day, subscription_id,
+                                  meter_category, currency, cost, heavy_cost, record_count)
+    SELECT $1, customer_id, day, subscription_id, meter_category, min(currency), sum(cost),
+           coalesce(sum(cost) FILTER (WHERE heavy_compute), 0), count(*)
+    FROM inserted GROUP BY customer_id, day, subscription_id, meter_category
+    ORDER BY customer_id, day, subscription_id, meter_category
+    ON CONFLICT (partner_id, customer_id, day, subscription_id, meter_category) DO UPDATE
+    SET cost = d.cost + excluded.cost, heavy_cost = d.heavy_cost + excluded.heavy_cost,
+        record_count = d.record_count + excluded.record_count
+),
+customer_days AS (
+    INSERT INTO customer_days AS c (partner_id, customer_id, day, currency, cost, heavy_cost,
+                                    record_count, changed_at, revision, evaluated_revision)
+    SELECT $1, customer_id, day, min(currency), sum(cost),
+           coalesce(sum(cost) FILTER (WHERE heavy_compute), 0), count(*),
+           clock_timestamp(), 1, 0
+    FROM inserted GROUP BY customer_id, day ORDER BY customer_id, day
+    ON CONFLICT (partner_id, customer_id, day) DO UPDATE
+    SET cost = c.cost + excluded.cost, heavy_cost = c.heavy_cost + excluded.heavy_cost,
+        record_count = c.record_count + excluded.record_count,
+        -- strictly later than the last change: it is the computed_at billing keeps the latest of
+        changed_at = greatest(clock_timestamp(), c.changed_at + interval '1 microsecond'),
+        revision = c.revision + 1
+)
+SELECT count(*) FROM inserted
+"""
+
+
+@dataclass
+class Columns:
+    """A batch as parallel columns, the shape the statement binds."""
+
+    record_id: list[str] = field(default_factory=list)
+    customer_id: list[uuid.UUID] = field(default_factory=list)
+    subscription_id: list[uuid.UUID] = field(default_factory=list)
+    meter: list[str] = field(default_factory=list)
+    meter_category: list[str] = field(default_factory=list)
+    resource_type: list[str] = field(default_factory=list)
+    region: list[str] = field(default_factory=list)
+    quantity: list[Decimal] = field(default_factory=list)
+    unit: list[str] = field(default_factory=list)
+    cost: list[Decimal] = field(default_factory=list)
+    currency: list[str] = field(default_factory=list)
+    usage_start: list[datetime] = field(default_factory=list)
+    usage_end: list[datetime] = field(default_factory=list)
+    heavy_compute: list[bool] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.record_id)
+
+    def arrays(self) -> tuple[list[Any], ...]:
+        return (
+            self.record_id,
+            self.customer_id,
+            self.subscription_id,
+            self.meter,
+            self.meter_category,
+            self.resource_type,
+            self.region,
+            self.quantity,
+            self.unit,
+            self.cost,
+            self.currency,
+            self.usage_start,
+            self.usage_end,
+            self.heavy_compute,
+        )
+
+
+async def _driver(session: AsyncSession) -> Any:
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    return raw.driver_connection
+
+
+async def store_batch(session: AsyncSession, partner_id: uuid.UUID, columns: Columns) -> int:
+    """Store new records and add them to every aggregate; how many were new."""
+    if not columns:
+        return 0
+    driver = await _driver(session)
+    inserted: int = await driver.fetchval(_INGEST, partner_id, *columns.arrays())
+    return inserted
+
+
+_FOOTPRINTS = """
+INSERT INTO footprints (partner_id, customer_id, kind, value, first_seen_at, reported)
+SELECT $1, customer_id, kind, value, first_seen_at, false
+FROM unnest($2::uuid[], $3::text[], $4::text[], $5::timestamptz[])
+     AS seen(customer_id, kind, value, first_seen_at)
+ON CONFLICT DO NOTHING
+"""
+
+
+async def record_footprints(
+    session: AsyncSession,
+    partner_id: uuid.UUID,
+    seen: dict[tuple[uuid.UUID, str, str], datetime],
+) -> None:
+    """Keep the first sighting of each (customer, kind, value); later ones change nothing."""
+    if not seen:
+        return
+    keys = sorted(seen)
+    driver = await _driver(session)
+    await driver.execute(
+        _FOOTPRINTS,
+        partner_id,
+        [key[0] for key in keys],
+        [key[1] for key in keys],
+        [key[2] for key in keys],
+        [seen[key] for key in keys],
+    )
+
+
+async def settle_customers(
+    session: AsyncSession,
+    partner_id: uuid.UUID,
+    first_usage: dict[uuid.UUID, tuple[str, datetime]],
+) -> dict[uuid.UUID, str]:
+    """Register customers seen for the first time (or used earlier than known): each keeps
+    the currency it already has, else the given one, and its earliest usage. Their currency."""
+    proposed = insert(Customer).values(
+        [
+            {
+                "id": new_id(),
+                "partner_id": partner_id,
+                "customer_id": customer_id,
+                "currency": currency,
+                "first_usage_at": at,
+            }
+            for customer_id, (currency, at) in sorted(first_usage.items())
+        ]
+    )
+    statement = proposed.on_conflict_do_update(
+        index_elements=["partner_id", "customer_id"],
+        set_={
+            "currency": func.coalesce(Customer.currency, proposed.excluded.currency),
+            "first_usage_at": func.least(Customer.first_usage_at, proposed.excluded.first_usage_at),
+        },
+    ).returning(Customer.customer_id, Customer.currency)
+    rows = await session.execute(statement)
+    # Never null: an unset currency was just set from the batch.
+    return {customer_id: currency or "" for customer_id, currency in rows}
+
+
+async def record_rejections(
+    session: AsyncSession, partner_id: uuid.UUID, batch: str, rejected: Sequence[Any]
+) -> None:
+    """Keep a stream batch's refused records, with why, for the partner to see."""
+    if not rejected:
+        return
+    await session.execute(
+        insert(UsageRejection).on_conflict_do_nothing(
+            index_elements=["partner_id", "batch", "position"]
+        ),
+        [
+            {
+                "id": new_id(),
+                "partner_id": partner_id,
+                "batch": batch,
+                "position": item.index,
+                "record_id": item.record_id,
+                "errors": [problem.model_dump() for problem in item.errors],
+            }
+            for item in rejected
+        ],
+    )
+
+
+class RejectionRepository(Repository[UsageRejection]):
+    model = UsageRejection
+
+    async def page(
+        self, partner_id: uuid.UUID, page: PageParams, batch: str | None
+    ) -> Sequence[UsageRejection]:
+        statement = self.select_for_partner(partner_id)
+        if batch is not None:
+            statement = statement.where(UsageRejection.batch == batch)
+        if page.after_id is not None:
+            statement = statement.where(UsageRejection.id > page.after_id)
+        return await self.list(statement.order_by(UsageRejection.id).limit(page.limit + 1))

@@ -1,0 +1,111 @@
+"""The shapes of usage in and out: one record, a batch, and what became of each record."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    with_config,
+)
+from typing_extensions import TypedDict
+
+from partnerguard.common.errors import FieldProblem
+from partnerguard.common.events.types.common import CurrencyCode, DecimalString
+
+Label = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
+
+
+class UsageRecordIn(BaseModel):
+    """One rated usage record. The customer is named by its PartnerGuard id or by the vendor's
+    tenant id (as the vendor's reconciliation files do); exactly one of the two."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    record_id: Label = Field(
+        description="The sender's id for the record; a record sent again with the same id is "
+        "a duplicate and counts once."
+    )
+    customer_id: uuid.UUID | None = Field(default=None, description="PartnerGuard customer ID.")
+    vendor_tenant_id: uuid.UUID | None = Field(
+        default=None, description="The vendor's customer tenant ID, when customer_id is not given."
+    )
+    subscription_id: uuid.UUID = Field(description="The vendor's subscription ID (a GUID).")
+    meter: Label = Field(description="The meter's name or id.", examples=["NC24ads A100 v4"])
+    meter_category: Label = Field(examples=["Virtual Machines"])
+    resource_type: Label = Field(examples=["Standard_NC24ads_A100_v4"])
+    region: Label = Field(examples=["westeurope"])
+    quantity: DecimalString
+    unit: Label = Field(examples=["1 Hour"])
+    cost: DecimalString = Field(description="Rated cost, a decimal string with up to 8 places.")
+    currency: CurrencyCode
+    usage_start: AwareDatetime
+    usage_end: AwareDatetime
+
+
+RECORD = TypeAdapter(UsageRecordIn)
+
+
+@with_config(ConfigDict(extra="forbid"))
+class _Batch(TypedDict):
+    records: list[UsageRecordIn]
+
+
+# A whole body at once: the fast path for batches whose every record is well formed.
+BATCH = TypeAdapter(_Batch)
+
+
+# The body of POST /usage, as documented: a batch is read raw and its records validated one by
+# one (a body parsed as a whole would refuse every record for one bad one).
+BATCH_SCHEMA = {
+    "title": "UsageBatchIn",
+    "type": "object",
+    "required": ["records"],
+    "additionalProperties": False,
+    "properties": {
+        "records": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": 10_000,
+            "items": UsageRecordIn.model_json_schema(),
+        }
+    },
+}
+
+
+class RejectedRecord(BaseModel):
+    index: int = Field(description="The record's position in the batch (or line in a file).")
+    record_id: str | None = None
+    errors: list[FieldProblem] = Field(
+        description="What is wrong: `loc` is the field path inside the record."
+    )
+
+
+class IngestSummary(BaseModel):
+    """What became of a batch: every record is accepted, a duplicate, or rejected with why."""
+
+    accepted: int = Field(description="New records stored and counted in the aggregates.")
+    duplicates: int = Field(
+        description="Records whose id was stored before (or earlier in the batch)."
+    )
+    rejected: list[RejectedRecord]
+
+
+class StreamRejectionOut(BaseModel):
+    """A record refused from a USAGE stream batch."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    batch: str = Field(description="The stream message: its Nats-Msg-Id, else stream:sequence.")
+    position: int = Field(description="The record's position in the message's batch.")
+    record_id: str | None
+    errors: list[FieldProblem]
+    created_at: datetime
