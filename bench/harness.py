@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import httpx
 
@@ -79,7 +80,7 @@ def _start_api(
     database: ServiceDatabase,
     nats: EmbeddedNats,
     issuer: Issuer,
-    log: object,
+    log: IO[bytes],
     workers: int,
     extra: dict[str, str] | None,
 ) -> subprocess.Popen[bytes]:

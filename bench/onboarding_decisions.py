@@ -17,21 +17,16 @@ import asyncio
 import json
 import os
 import random
-import subprocess
 import sys
-import tempfile
 import time
 import uuid
-from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import httpx
 
+from bench.harness import service_under_test
 from bench.kernel_events import percentile
 from bench.rawhttp import encode_request, read_response
-from partnerguard.cli.embedded import EmbeddedNats, EmbeddedPostgres, free_port
-from partnerguard.cli.provision import provision
-from partnerguard.common.migrations import upgrade
 from partnerguard.onboarding.spec import SPEC
 from tests.support.jwks import Issuer
 
@@ -43,83 +38,22 @@ DURATION = 10.0
 TARGET_P99_MS = 35.0
 WORKERS = int(os.environ.get("BENCH_ONBOARDING_WORKERS", "2"))
 CONNECTIONS = 64
-REPO = Path(__file__).resolve().parent.parent
 AUDIENCE = "partnerguard:onboarding"
 BOT_AGENTS = ["python-requests/2.32", "Mozilla/5.0 HeadlessChrome/120.0"]
 
 
 async def run() -> dict[str, Any]:
-    with tempfile.TemporaryDirectory(prefix="ob-bench-") as tmp:
-        root = Path(tmp)
-        pg = EmbeddedPostgres(root / "pg", port=free_port())
-        nats = EmbeddedNats(root / "nats", port=free_port())
-        issuer = Issuer()
-        issuer.start()
-        logs: list[IO[bytes]] = []
-        process: subprocess.Popen[bytes] | None = None
-        pg.start()
-        try:
-            nats.start()
-            try:
-                databases = await provision(pg.url, ["onboarding"])
-                database = databases["onboarding"]
-                await asyncio.to_thread(upgrade, database.owner_url, SPEC.migrations)
-                port = free_port()
-                log = (root / "onboarding.log").open("wb")
-                logs.append(log)
-                process = _start_api(port, database.app_url, database.sweep_url, nats, issuer, log)
-                return await _measure(f"http://127.0.0.1:{port}", issuer, process, root)
-            finally:
-                if process is not None:
-                    process.terminate()
-                    try:
-                        process.wait(timeout=15)
-                    except subprocess.TimeoutExpired:
-                        process.kill()
-                for log in logs:
-                    log.close()
-                nats.stop()
-        finally:
-            pg.stop()
-            issuer.stop()
+    async with service_under_test(SPEC, workers=WORKERS) as service:
+        return await _measure(service.base_url, service.issuer)
 
 
-def _start_api(
-    port: int, app_url: str, sweep_url: str, nats: EmbeddedNats, issuer: Issuer, log: IO[bytes]
-) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "DATABASE_URL": app_url,
-        "DATABASE_SWEEP_URL": sweep_url,
-        "NATS_URL": nats.url,
-        "AUTH_ISSUER": issuer.url,
-        "AUTH_JWKS_URL": issuer.jwks_url,
-        "LOG_LEVEL": "WARNING",
-        "RUN_WORKERS": "false",
-        "DATABASE_POOL_SIZE": "20",
-    }
-    args = [sys.executable, "-m", "uvicorn", "--factory", SPEC.api_app]
-    args += ["--host", "127.0.0.1", "--port", str(port), "--no-access-log"]
-    args += ["--workers", str(WORKERS)]
-    return subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
-        args, cwd=REPO, env=env, stdout=log, stderr=log
-    )
-
-
-def _tail(log: Path) -> str:
-    return log.read_text()[-2000:]
-
-
-async def _measure(
-    base: str, issuer: Issuer, process: subprocess.Popen[bytes], root: Path
-) -> dict[str, Any]:
+async def _measure(base: str, issuer: Issuer) -> dict[str, Any]:
     partner_id = uuid.uuid4()
     token = issuer.token(
         partner_id, ["onboarding:read", "onboarding:write"], audience=AUDIENCE, lifetime=3600
     )
     headers = {"authorization": f"Bearer {token}"}
     async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30) as http:
-        await _wait_healthy(http, process, root / "onboarding.log")
         await _prepare_partner(http)
     await _load(base, headers, REFERENCE_RATE, WARMUP)
     reference = await _load(base, headers, REFERENCE_RATE, DURATION)
@@ -267,19 +201,3 @@ async def _load(base: str, headers: dict[str, str], rate: float, duration: float
         "errors": errors,
         "outcomes": outcomes,
     }
-
-
-async def _wait_healthy(
-    http: httpx.AsyncClient, process: subprocess.Popen[bytes], log: Path
-) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the onboarding API exited: {_tail(log)}")
-        try:
-            if (await http.get("/readyz")).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        await asyncio.sleep(0.2)
-    raise RuntimeError(f"the onboarding API did not become ready: {_tail(log)}")

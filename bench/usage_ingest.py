@@ -187,7 +187,11 @@ async def _measure(service: ServiceUnderTest) -> dict[str, Any]:
             http_partner, ["monitoring:write"], audience=AUDIENCE, lifetime=3600
         )
         copy_seconds = await _copy_round(service.database.sweep_url, copy_rows)
-        http_seconds, totals = await _http_round(service.base_url, token, bodies)
+        try:
+            http_seconds, totals = await _http_round(service.base_url, token, bodies)
+        except httpx.HTTPStatusError as exc:
+            log = await asyncio.to_thread(service.log.read_text)
+            raise RuntimeError(f"{exc}; the API's log ends:\n{log[-3000:]}") from exc
         if totals["accepted"] != copied or totals["rejected"]:
             raise RuntimeError(f"the HTTP path stored {totals}, expected {copied} new records")
         # Both paths are charged for every record sent; COPY sent only the distinct ones.

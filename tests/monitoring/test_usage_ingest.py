@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -287,3 +288,33 @@ async def test_each_change_of_a_days_spend_is_published_once_for_billing(
     published = await monitoring.events(partner_id, "monitoring.spend.daily")
     assert [event["data"]["cost"] for event in published] == ["12.5", "13.5"]
     assert published[1]["data"]["computed_at"] > published[0]["data"]["computed_at"]
+
+
+async def test_batches_re_sending_each_others_records_at_once_all_land(
+    monitoring: RunningMonitoring, partner_id: uuid.UUID
+) -> None:
+    """Two batches sharing ids, in opposite orders and in flight together: every record
+    counts once. (Ingestion inserts in id order so that such batches wait for each other
+    rather than deadlock; the ingestion benchmark's concurrent clients are what show it.)"""
+    customers = [uuid.uuid4() for _ in range(5)]
+    shared = [
+        usage_record(customers[n % 5], T0 + timedelta(minutes=n), "1", record_id=f"shared-{n:03d}")
+        for n in range(500)
+    ]
+    own = [
+        [usage_record(customers[n % 5], T0, "1", record_id=f"{side}-{n}") for n in range(50)]
+        for side in ("a", "b")
+    ]
+
+    for _ in range(3):
+        summaries = await asyncio.gather(
+            monitoring.ingest(partner_id, [*shared, *own[0]]),
+            monitoring.ingest(partner_id, [*reversed(shared), *own[1]]),
+        )
+        own = [[{**r, "record_id": r["record_id"] + "x"} for r in side] for side in own]
+        assert sum(s["accepted"] + s["duplicates"] for s in summaries) == 2 * 550
+
+    assert await _rows(monitoring.db, "SELECT count(*), sum(cost) FROM usage_records") == [
+        (500 + 3 * 100, Decimal(800))
+    ]
+    assert await _rows(monitoring.db, "SELECT sum(cost) FROM customer_days") == [(Decimal(800),)]

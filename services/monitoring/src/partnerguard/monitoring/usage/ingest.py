@@ -252,6 +252,9 @@ async def ingest(
                 ],
             )
         )
+    # Inserted in id order: two batches sharing ids (a feed re-sending) then wait for each
+    # other at their first shared id, never each for a row the other took first (a deadlock).
+    kept.sort(key=lambda pair: pair[0].record_id)
     records = [record for record, _ in kept]
     columns = Columns(
         record_id=[r.record_id for r in records],
