@@ -35,6 +35,18 @@ class Repository(Generic[M]):
         )
         return result.scalar_one_or_none()
 
+    async def locked(self, partner_id: uuid.UUID, id_: uuid.UUID) -> M | None:
+        """The row as committed now, locked for the rest of the transaction: concurrent
+        changes to it are serialised (whoever comes second sees the first's result)."""
+        id_column: Any = getattr(self.model, "id")  # noqa: B009
+        statement = (
+            self.select_for_partner(partner_id)
+            .where(id_column == id_)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        return (await self.session.execute(statement)).scalar_one_or_none()
+
     async def list(self, statement: Select[M]) -> Sequence[M]:
         return (await self.session.execute(statement)).scalars().all()
 

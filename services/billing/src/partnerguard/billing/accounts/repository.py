@@ -40,17 +40,6 @@ class AccountRepository(Repository[Account]):
         statement = self.select_for_partner(partner_id).where(Account.customer_id == customer_id)
         return (await self.session.execute(statement)).scalar_one_or_none()
 
-    async def locked(self, partner_id: uuid.UUID, id_: uuid.UUID) -> Account | None:
-        """The account, row-locked for the rest of the transaction: changes to its money
-        (allocation, standing, exposure) are serialised per account."""
-        statement = (
-            self.select_for_partner(partner_id)
-            .where(Account.id == id_)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
-        return (await self.session.execute(statement)).scalar_one_or_none()
-
     async def page(
         self,
         partner_id: uuid.UUID,

@@ -14,16 +14,6 @@ from partnerguard.common.db.repository import Repository
 class PaymentRepository(Repository[Payment]):
     model = Payment
 
-    async def locked(self, partner_id: uuid.UUID, id_: uuid.UUID) -> Payment | None:
-        """The payment, row-locked and as committed now (taken after the account lock)."""
-        statement = (
-            self.select_for_partner(partner_id)
-            .where(Payment.id == id_)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
-        return (await self.session.execute(statement)).scalar_one_or_none()
-
     async def with_credit(self, account_id: uuid.UUID) -> Sequence[Payment]:
         """The account's posted payments not wholly applied yet, oldest posting first: its
         credit balance, in the order it is spent."""

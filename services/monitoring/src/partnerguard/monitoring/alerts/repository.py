@@ -38,16 +38,6 @@ class AlertRepository(Repository[Alert]):
         )
         return (await self.session.execute(statement)).scalar_one_or_none()
 
-    async def locked(self, partner_id: uuid.UUID, id_: uuid.UUID) -> Alert | None:
-        """The alert as committed now, locked against a concurrent acknowledge or resolve."""
-        statement = (
-            self.select_for_partner(partner_id)
-            .where(Alert.id == id_)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
-        return (await self.session.execute(statement)).scalar_one_or_none()
-
     async def page(
         self,
         partner_id: uuid.UUID,

@@ -68,16 +68,6 @@ class NotificationRepository(Repository[Notification]):
         )
         return (await self.session.execute(statement)).scalar_one_or_none()
 
-    async def locked(self, partner_id: uuid.UUID, id_: uuid.UUID) -> Notification | None:
-        """The notice as committed now, locked against a concurrent move or clock check."""
-        statement = (
-            self.select_for_partner(partner_id)
-            .where(Notification.id == id_)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
-        return (await self.session.execute(statement)).scalar_one_or_none()
-
     async def page(
         self,
         partner_id: uuid.UUID,
