@@ -19,7 +19,7 @@ from partnerguard.cli.embedded import EmbeddedPostgres
 from partnerguard.common.settings import normalise_database_url
 from tests.support.servers import create_roles, create_template, drop_database
 
-SERVICES = ["gateway", "onboarding", "billing", "monitoring"]
+SERVICES = ["gateway", "onboarding", "billing", "monitoring", "enforcement"]
 
 
 def _diffs(connection: Connection, metadata: MetaData) -> list[Any]:

@@ -1,0 +1,1 @@
+"""The access gate: may a customer be given full administrative access?"""

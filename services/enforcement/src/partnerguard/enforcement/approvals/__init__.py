@@ -1,0 +1,1 @@
+"""Approvals: policy actions that wait for a person (enforcement:approve)."""

@@ -1,0 +1,1 @@
+"""The audit log: every enforcement action, append-only and hash-chained per partner."""

@@ -1,0 +1,1 @@
+"""Cases: investigations with a timeline, and the one-time compromise credit request."""

@@ -1,0 +1,1 @@
+"""Holds: why a customer or subscription must stay suspended, and the status that follows."""

@@ -1,0 +1,9 @@
+"""HTTP: holds."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from partnerguard.common.errors import PROBLEM_RESPONSES
+
+router = APIRouter(prefix="/v1/enforcement", tags=["holds"], responses=PROBLEM_RESPONSES)

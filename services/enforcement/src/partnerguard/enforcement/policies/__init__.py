@@ -1,0 +1,1 @@
+"""Policies: the partner's rules from events to actions, versioned and replayable."""

@@ -1,0 +1,1 @@
+"""The provider: the vendor's partner API, idempotent operations and the reconciler."""
