@@ -29,7 +29,7 @@ lint: install
 	$(UV) run --frozen ruff format --check .
 
 typecheck: install
-	MYPYPATH=libs/common/src:libs/cli/src:services/gateway/src:services/onboarding/src:services/billing/src:services/monitoring/src $(UV) run --frozen mypy -p partnerguard.common -p partnerguard.cli -p partnerguard.gateway -p partnerguard.onboarding -p partnerguard.billing -p partnerguard.monitoring
+	MYPYPATH=libs/common/src:libs/cli/src:services/gateway/src:services/onboarding/src:services/billing/src:services/monitoring/src:services/enforcement/src $(UV) run --frozen mypy -p partnerguard.common -p partnerguard.cli -p partnerguard.gateway -p partnerguard.onboarding -p partnerguard.billing -p partnerguard.monitoring -p partnerguard.enforcement
 
 unit: install
 	$(UV) run --frozen pytest -q

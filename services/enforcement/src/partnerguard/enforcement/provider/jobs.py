@@ -1,11 +1,104 @@
-"""The provider's periodic work (filled in by the provider work)."""
+"""The provider's periodic work: the operation runner and the reconciler."""
 
 from __future__ import annotations
 
-from partnerguard.common.runtime import PeriodicJob
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+
+import structlog
+
+from partnerguard.common.adapters.http import RetryPolicy, new_http_client
+from partnerguard.common.runtime import PeriodicJob, Runtime
+from partnerguard.enforcement.provider.adapter import VendorAdapter
+from partnerguard.enforcement.provider.http import HttpVendorAdapter
+from partnerguard.enforcement.provider.local import LocalAdapter
+from partnerguard.enforcement.provider.operations import run_due_operations
+from partnerguard.enforcement.provider.reconcile import reconcile
 from partnerguard.enforcement.settings import EnforcementSettings
+
+log = structlog.get_logger()
+
+RUNNER_JOB = "provider-operations"
+RECONCILE_JOB = "provider-reconcile"
+# Calls one change may make: a read when no ETag is known, the change, and one re-read and
+# retry after a stale ETag.
+_CALLS_PER_CHANGE = 4
+
+
+def lease_seconds(settings: EnforcementSettings) -> float:
+    """How long a runner keeps an operation it is carrying out: more than its longest call."""
+    policy = retry_policy(settings)
+    per_call = (
+        policy.attempts * policy.timeout_seconds + policy.retries * policy.max_backoff_seconds
+    )
+    return _CALLS_PER_CHANGE * per_call + 30.0
+
+
+def retry_policy(settings: EnforcementSettings) -> RetryPolicy:
+    return RetryPolicy(
+        timeout_seconds=settings.provider_timeout_seconds, retries=settings.provider_retries
+    )
+
+
+@asynccontextmanager
+async def vendor_adapter(
+    settings: EnforcementSettings, local: LocalAdapter | None = None
+) -> AsyncIterator[VendorAdapter]:
+    """The vendor's partner API when ``provider_url`` is set, else ``local``; an HTTP client is
+    opened for the caller's work and closed after it."""
+    if settings.provider_url is None:
+        yield local or LocalAdapter()
+        return
+    async with new_http_client("enforcement") as http:
+        yield HttpVendorAdapter(
+            http,
+            base_url=settings.provider_url,
+            token=settings.provider_token,
+            policy=retry_policy(settings),
+        )
 
 
 def provider_jobs(settings: EnforcementSettings) -> list[PeriodicJob]:
-    """The operation runner and the reconciler."""
-    return []
+    """The operation runner (on every replica at once: they share the due operations) and,
+    with a vendor API configured, the reconciler (one replica at a time). The local adapter
+    has no vendor state to read back, so it gets no reconciler."""
+    local = LocalAdapter() if settings.provider_url is None else None
+    if local is not None and settings.environment != "dev":
+        log.warning("provider.local_adapter_in_use", environment=settings.environment)
+    lease = lease_seconds(settings)
+
+    async def run_operations(runtime: Runtime) -> None:
+        async with vendor_adapter(settings, local) as adapter:
+            while not runtime.draining:
+                attempted = await run_due_operations(
+                    runtime.db,
+                    adapter,
+                    datetime.now(UTC),
+                    batch=settings.provider_batch_size,
+                    max_attempts=settings.provider_max_attempts,
+                    retry_seconds=settings.provider_retry_seconds,
+                    lease_seconds=lease,
+                )
+                if attempted < settings.provider_batch_size:
+                    return  # nothing more due now (or the rest is another runner's)
+
+    async def reconcile_subscriptions(runtime: Runtime) -> None:
+        async with vendor_adapter(settings, local) as adapter:
+            await reconcile(
+                runtime.db, adapter, datetime.now(UTC), limit=settings.provider_batch_size
+            )
+
+    jobs = [
+        PeriodicJob(RUNNER_JOB, settings.provider_interval_seconds, run_operations, singleton=False)
+    ]
+    if local is None:
+        jobs.append(
+            PeriodicJob(
+                RECONCILE_JOB,
+                settings.reconcile_interval_seconds,
+                reconcile_subscriptions,
+                singleton=True,
+            )
+        )
+    return jobs
