@@ -12,6 +12,7 @@ from pathlib import Path
 
 from bench import (
     dunning_sweep,
+    enforcement_suspend,
     gateway_overhead,
     kernel_events,
     onboarding_decisions,
@@ -24,6 +25,7 @@ BENCHMARKS = {
     "onboarding_decisions": onboarding_decisions.run,
     "dunning_sweep": dunning_sweep.run,
     "usage_ingest": usage_ingest.run,
+    "enforcement_suspend": enforcement_suspend.run,
 }
 
 

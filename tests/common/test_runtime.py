@@ -115,3 +115,32 @@ async def _ready(client: httpx.AsyncClient) -> httpx.Response:
         if response.status_code == 200 or time.monotonic() > deadline:
             return response
         await asyncio.sleep(0.05)
+
+
+async def test_a_woken_job_runs_at_once_instead_of_at_the_end_of_its_interval(
+    db: Database, nats_server: EmbeddedNats
+) -> None:
+    wake = asyncio.Event()
+    runs: list[float] = []
+    ran = asyncio.Event()
+
+    async def work(runtime: Runtime) -> None:
+        runs.append(time.monotonic())
+        ran.set()
+
+    definition = ServiceDefinition(
+        name="wakeful",
+        title="wakeful",
+        settings=ServiceSettings(nats_url=nats_server.url, shutdown_grace_seconds=2.0),
+        jobs=[PeriodicJob("hourly", 3600.0, work, singleton=False, wake=wake)],
+    )
+    runtime = Runtime(definition, db=db)
+    await runtime.start(with_workers=True)
+    try:
+        await asyncio.wait_for(ran.wait(), 10)  # the first run, at start
+        ran.clear()
+        wake.set()
+        await asyncio.wait_for(ran.wait(), 10)  # not an hour later
+    finally:
+        await runtime.stop()
+    assert len(runs) == 2

@@ -530,3 +530,24 @@ async def test_hold_placed_at_is_the_time_given(
             now=when,
         )
     assert hold.placed_at == when
+
+
+async def test_holds_keep_being_placed_after_the_insert_is_prepared_many_times(
+    enforcement_db: Database, partner_id: uuid.UUID
+) -> None:
+    """PostgreSQL switches a prepared statement to a generic plan after five runs; the insert
+    must still find its partial unique index then (it did not while the index's predicate
+    was a bound parameter)."""
+    now = datetime.now(UTC)
+    async with enforcement_db.tenant_session(partner_id) as session:
+        for _ in range(12):
+            hold, created = await place_hold(
+                session,
+                partner_id,
+                customer_id=uuid.uuid4(),
+                subscription_id=None,
+                reason=HoldReason.MISUSE,
+                actor="test",
+                now=now,
+            )
+            assert created

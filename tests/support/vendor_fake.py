@@ -19,9 +19,10 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 import uuid
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Self
@@ -42,6 +43,8 @@ class VendorChange:
     subscription_id: str
     status: str
     request_id: str | None  # None: made "in the vendor's portal" by the test
+    # When it was made (time.monotonic), for latency measured in the same process.
+    at: float = field(default_factory=time.monotonic)
 
 
 @dataclass(frozen=True)

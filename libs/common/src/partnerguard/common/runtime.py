@@ -57,12 +57,17 @@ class Consumer:
 
 @dataclass(frozen=True)
 class PeriodicJob:
-    """Work run every ``interval`` seconds. ``singleton`` jobs run on one replica at a time."""
+    """Work run every ``interval`` seconds. ``singleton`` jobs run on one replica at a time.
+
+    Setting ``wake`` runs the job at once instead of at the end of its interval: a handler
+    that has just committed work for it says so (the interval stays the backstop, and the
+    only way work from other processes is seen)."""
 
     name: str
     interval: float
     run: Callable[[Runtime], Awaitable[object]]
     singleton: bool = True
+    wake: asyncio.Event | None = None
 
 
 @dataclass
@@ -202,7 +207,7 @@ class Runtime:
                     await job.run(self)
             except Exception:
                 log.exception("job.failed", job=job.name)
-            await _wait(self._stop, job.interval)
+            await _wait_or_wake(self._stop, job.wake, job.interval)
 
     async def _run_singleton(self, job: PeriodicJob, lock_key: int) -> None:
         # A session-level advisory lock on a dedicated connection: one replica runs the job.
@@ -213,6 +218,20 @@ class Runtime:
                 await job.run(self)
             finally:
                 await conn.scalar(select(func.pg_advisory_unlock(lock_key)))
+
+
+async def _wait_or_wake(stop: asyncio.Event, wake: asyncio.Event | None, seconds: float) -> None:
+    if wake is None:
+        await _wait(stop, seconds)
+        return
+    waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(wake.wait())]
+    try:
+        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+    # Cleared before the run: a wake during the run is kept for the next round.
+    wake.clear()
 
 
 async def _wait(stop: asyncio.Event, seconds: float) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import FastAPI
 
 from partnerguard.common.runtime import Runtime, ServiceDefinition
@@ -22,6 +24,8 @@ from partnerguard.enforcement.settings import EnforcementSettings
 
 def definition(settings: EnforcementSettings | None = None) -> ServiceDefinition:
     settings = settings or EnforcementSettings()
+    # Set by the event handlers after a commit, so a hold's suspension is carried out at once.
+    provider_wake = asyncio.Event()
     return ServiceDefinition(
         name="enforcement",
         title="PartnerGuard enforcement",
@@ -38,8 +42,12 @@ def definition(settings: EnforcementSettings | None = None) -> ServiceDefinition
             access_router,
             audit_router,
         ],
-        consumers=event_consumers(settings),
-        jobs=[*provider_jobs(settings), *approval_jobs(settings), *case_jobs(settings)],
+        consumers=event_consumers(settings, after_commit=provider_wake.set),
+        jobs=[
+            *provider_jobs(settings, wake=provider_wake),
+            *approval_jobs(settings),
+            *case_jobs(settings),
+        ],
         openapi_tags=[
             {"name": "registry", "description": "Customers and their subscriptions."},
             {"name": "holds", "description": "Holds, and the suspension they cause."},

@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert
 
 from partnerguard.common.db.repository import Repository
@@ -26,7 +27,10 @@ class HoldRepository(Repository[Hold]):
             .values(**values, status=_ACTIVE)
             .on_conflict_do_nothing(
                 index_elements=["partner_id", "customer_id", "subscription_id", "reason"],
-                index_where=Hold.status == _ACTIVE,
+                # A literal, as the index spells it: a bound parameter stops PostgreSQL from
+                # matching the partial index once it switches the prepared statement to a
+                # generic plan (after five runs), and the insert fails.
+                index_where=text("status = 'active'"),
             )
             .returning(Hold)
         )

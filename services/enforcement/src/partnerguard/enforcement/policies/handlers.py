@@ -3,9 +3,11 @@ on each stream enforcement listens to (a JetStream consumer reads one stream).""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import event as orm_events
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from partnerguard.common.bus.consumer import ConsumerSpec, Handlers
@@ -36,7 +38,10 @@ STREAM_EVENTS: dict[str, tuple[type[EventData], ...]] = {
 
 
 def _consumer(
-    stream: str, models: tuple[type[EventData], ...], settings: EnforcementSettings
+    stream: str,
+    models: tuple[type[EventData], ...],
+    settings: EnforcementSettings,
+    after_commit: Callable[[], None] | None,
 ) -> Consumer:
     handlers = Handlers()
 
@@ -54,6 +59,11 @@ def _consumer(
             datetime.now(UTC),
             approval_ttl_hours=settings.approval_ttl_hours,
         )
+        if after_commit is not None:
+            # Once the hold it may have placed is visible, not before.
+            orm_events.listen(
+                session.sync_session, "after_commit", lambda _: after_commit(), once=True
+            )
 
     for model in models:
         handlers.on(model)(on_event)
@@ -62,6 +72,12 @@ def _consumer(
     )
 
 
-def event_consumers(settings: EnforcementSettings) -> list[Consumer]:
-    """One durable ``enforcement-events`` consumer per stream; every handler calls the engine."""
-    return [_consumer(stream, models, settings) for stream, models in STREAM_EVENTS.items()]
+def event_consumers(
+    settings: EnforcementSettings, after_commit: Callable[[], None] | None = None
+) -> list[Consumer]:
+    """One durable ``enforcement-events`` consumer per stream; every handler calls the engine,
+    then ``after_commit`` once its effect is committed (it wakes the provider's runner)."""
+    return [
+        _consumer(stream, models, settings, after_commit)
+        for stream, models in STREAM_EVENTS.items()
+    ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -59,10 +60,13 @@ async def vendor_adapter(
         )
 
 
-def provider_jobs(settings: EnforcementSettings) -> list[PeriodicJob]:
+def provider_jobs(
+    settings: EnforcementSettings, wake: asyncio.Event | None = None
+) -> list[PeriodicJob]:
     """The operation runner (on every replica at once: they share the due operations) and,
     with a vendor API configured, the reconciler (one replica at a time). The local adapter
-    has no vendor state to read back, so it gets no reconciler."""
+    has no vendor state to read back, so it gets no reconciler. Setting ``wake`` runs the
+    runner at once (this process's event handlers do after a hold changed a subscription)."""
     local = LocalAdapter() if settings.provider_url is None else None
     if local is not None and settings.environment != "dev":
         log.warning("provider.local_adapter_in_use", environment=settings.environment)
@@ -90,7 +94,13 @@ def provider_jobs(settings: EnforcementSettings) -> list[PeriodicJob]:
             )
 
     jobs = [
-        PeriodicJob(RUNNER_JOB, settings.provider_interval_seconds, run_operations, singleton=False)
+        PeriodicJob(
+            RUNNER_JOB,
+            settings.provider_interval_seconds,
+            run_operations,
+            singleton=False,
+            wake=wake,
+        )
     ]
     if local is None:
         jobs.append(
