@@ -190,7 +190,7 @@ class CaseClosed(EventData):
 
 
 class CreditRequestDeadlineNear(EventData):
-    """Emitted daily while a case's one-time credit request is unfiled and its deadline is near."""
+    """Emitted at 30, 7 and 1 days before the deadline, once each, while the credit is unfiled."""
 
     event_type: ClassVar[str] = "enforcement.credit_request.deadline_near"
 
