@@ -20,7 +20,6 @@ from partnerguard.common.events.types.enforcement import (
     CreditRequestDeadlineNear,
 )
 from partnerguard.common.ids import new_id
-from partnerguard.common.outbox import emit
 from partnerguard.enforcement.audit.log import record
 from partnerguard.enforcement.cases import credit
 from partnerguard.enforcement.cases.credit import EXPLANATIONS, CreditFacts, Ineligibility
@@ -41,6 +40,7 @@ from partnerguard.enforcement.cases.schemas import (
     EntryKind,
     EntryOut,
 )
+from partnerguard.enforcement.events import tell
 from partnerguard.enforcement.models import Case, CaseEntry, CreditRequest
 
 log = structlog.get_logger()
@@ -57,13 +57,12 @@ def _today(now: datetime) -> date:
 async def _tell(session: AsyncSession, case: Case, data: EventData) -> None:
     # A customer's events share one aggregate key, as the holds' do: integrators see a
     # customer's case and hold events in the order they happened.
-    await emit(
+    await tell(
         session,
         data,
         partner_id=case.partner_id,
         subject=case.id,
         customer_id=case.customer_id,
-        aggregate_key=f"customer:{case.customer_id}",
     )
 
 

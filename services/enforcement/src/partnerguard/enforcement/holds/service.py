@@ -23,8 +23,8 @@ from partnerguard.common.events.types.enforcement import (
     HoldTarget,
 )
 from partnerguard.common.ids import new_id
-from partnerguard.common.outbox import emit
 from partnerguard.enforcement.audit.log import record
+from partnerguard.enforcement.events import tell
 from partnerguard.enforcement.holds.repository import HoldRepository
 from partnerguard.enforcement.holds.status import Cover, DesiredStatus, HoldStatus, Wanted, changes
 from partnerguard.enforcement.models import Hold
@@ -83,7 +83,7 @@ async def place_hold(
             raise Conflict("the hold changed concurrently; try again")
         return existing, False
     changed = await _recompute(session, partner_id, customer_id)
-    await emit(
+    await tell(
         session,
         HoldPlaced(
             hold_id=hold.id,
@@ -99,7 +99,6 @@ async def place_hold(
         partner_id=partner_id,
         subject=hold.id,
         customer_id=customer_id,
-        aggregate_key=f"customer:{customer_id}",
     )
     await record(
         session,
@@ -237,7 +236,7 @@ async def _release(
     still = await HoldRepository(session).active_of_customer(partner_id, customer_id)
     for hold in holds:
         remaining = sum(1 for other in still if _covers_target(other, hold))
-        await emit(
+        await tell(
             session,
             HoldReleased(
                 hold_id=hold.id,
@@ -253,7 +252,6 @@ async def _release(
             partner_id=partner_id,
             subject=hold.id,
             customer_id=customer_id,
-            aggregate_key=f"customer:{customer_id}",
         )
         await record(
             session,

@@ -17,9 +17,9 @@ from partnerguard.common.errors import Unprocessable
 from partnerguard.common.events.types.billing import AccountCleared
 from partnerguard.common.events.types.enforcement import ActionKind, ActionPendingApproval
 from partnerguard.common.events.types.onboarding import CustomerApproved
-from partnerguard.common.outbox import emit
 from partnerguard.enforcement.audit.log import record
 from partnerguard.enforcement.cases import service as cases
+from partnerguard.enforcement.events import tell
 from partnerguard.enforcement.holds import service as holds
 from partnerguard.enforcement.models import PendingAction
 from partnerguard.enforcement.policies.repository import (
@@ -304,7 +304,7 @@ async def _request_approval(
             "required_approvals": decision.approvals_required,
         },
     )
-    await emit(
+    await tell(
         session,
         ActionPendingApproval(
             action_id=pending.id,
@@ -319,6 +319,5 @@ async def _request_approval(
         partner_id=partner_id,
         subject=pending.id,
         customer_id=customer_id,
-        aggregate_key=f"customer:{customer_id}",
     )
     return pending

@@ -33,8 +33,8 @@ from partnerguard.common.events.types.enforcement import (
     SubscriptionReinstated,
     SubscriptionSuspended,
 )
-from partnerguard.common.outbox import emit
 from partnerguard.enforcement.audit import log as audit
+from partnerguard.enforcement.events import tell
 from partnerguard.enforcement.models import ProviderOperation, Subscription
 from partnerguard.enforcement.provider.adapter import (
     VendorAdapter,
@@ -380,7 +380,7 @@ async def _succeed(
         evidence["hold_ids"] = [str(hold.id) for hold in holds]
         evidence["reasons"] = [reason.value for reason in reasons]
         if holds:
-            await emit(
+            await tell(
                 session,
                 SubscriptionSuspended(
                     customer_id=customer_id,
@@ -393,7 +393,6 @@ async def _succeed(
                 partner_id=partner_id,
                 subject=operation.subscription_id,
                 customer_id=customer_id,
-                aggregate_key=f"customer:{customer_id}",
             )
         else:
             # The event names the holds behind a suspension; with none left (released while
@@ -405,7 +404,7 @@ async def _succeed(
             )
         action = "subscription.suspended"
     else:
-        await emit(
+        await tell(
             session,
             SubscriptionReinstated(
                 customer_id=customer_id,
@@ -416,7 +415,6 @@ async def _succeed(
             partner_id=partner_id,
             subject=operation.subscription_id,
             customer_id=customer_id,
-            aggregate_key=f"customer:{customer_id}",
         )
         action = "subscription.reinstated"
     await audit.record(
