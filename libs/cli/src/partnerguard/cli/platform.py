@@ -11,7 +11,6 @@ import asyncio
 import json
 import os
 import signal
-import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -27,6 +26,7 @@ from partnerguard.cli.embedded import EmbeddedNats, EmbeddedPostgres, port_is_fr
 from partnerguard.cli.health import Endpoint, Readiness, probe, probe_all
 from partnerguard.cli.private_files import PrivateFileError, gateway_secrets_key, service_folder
 from partnerguard.cli.provision import ServiceDatabase, provision_sync, redact
+from partnerguard.cli.serving import ServeRole, ServeSettings, serve_argv, serve_environment
 from partnerguard.cli.settings import LauncherSettings
 from partnerguard.cli.supervisor import ChildSpec, LinePrinter, Supervisor
 from partnerguard.common.migrations import upgrade
@@ -244,7 +244,6 @@ def service_children(
             "NATS_URL": nats_url,
             "HOST": HOST,
             "PORT": str(port),
-            "RUN_WORKERS": "true",
             "LOG_JSON": "true" if log_json else "false",
             "LOG_LEVEL": settings.log_level,
             "AUTH_ISSUER": issuer,
@@ -252,21 +251,13 @@ def service_children(
             # Lines reach the launcher as they are written, not when a buffer fills.
             "PYTHONUNBUFFERED": "1",
         }
+        env |= serve_environment(ServeRole.ALL)
         env |= own_environment.get(spec.name, {})
-        argv = [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "--factory",
-            spec.api_app,
-            "--host",
-            HOST,
-            "--port",
-            str(port),
-            "--no-access-log",
-            "--timeout-graceful-shutdown",
-            str(GRACEFUL_SHUTDOWN_SECONDS),
-        ]
+        argv = serve_argv(
+            spec,
+            ServeRole.ALL,
+            ServeSettings(host=HOST, port=port, shutdown_grace_seconds=GRACEFUL_SHUTDOWN_SECONDS),
+        )
         children.append(ChildSpec(spec.name, argv, env))
     return children
 

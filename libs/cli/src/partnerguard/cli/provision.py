@@ -15,7 +15,7 @@ import hashlib
 import hmac
 import re
 import secrets
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -39,6 +39,15 @@ class ServiceRoles:
             app=f"partnerguard_{service}_app",
             sweep=f"partnerguard_{service}_sweep",
         )
+
+    def all(self) -> tuple[str, str, str]:
+        return (self.owner, self.app, self.sweep)
+
+
+@dataclass(frozen=True)
+class Login:
+    role: str
+    password: str
 
 
 @dataclass(frozen=True)
@@ -121,12 +130,32 @@ async def provision(superuser_url: str, services: Sequence[str]) -> dict[str, Se
     conn = await asyncpg.connect(server_url, timeout=CONNECT_TIMEOUT)
     try:
         for service in services:
-            result[service] = await _provision_cluster_objects(conn, server_url, service)
+            roles = ServiceRoles.for_service(service)
+            logins = {role: Login(role, secrets.token_urlsafe(24)) for role in roles.all()}
+            database = database_name(service)
+            await create_roles_and_database(conn, database, roles, logins.values())
+
+            urls = {
+                login.role: url_with(
+                    server_url, user=login.role, password=login.password, database=database
+                )
+                for login in logins.values()
+            }
+            result[service] = ServiceDatabase(
+                service=service,
+                database=database,
+                roles=roles,
+                owner_url=urls[roles.owner],
+                app_url=urls[roles.app],
+                sweep_url=urls[roles.sweep],
+            )
     finally:
         await conn.close()
-    # Schema privileges live inside each database, so each needs its own connection.
+    # Privileges inside a database need a connection to it.
     for provisioned in result.values():
-        await _provision_schema(server_url, provisioned)
+        await grant_privileges(
+            on_database(server_url, provisioned.database), provisioned.database, provisioned.roles
+        )
     return result
 
 
@@ -134,21 +163,20 @@ def provision_sync(superuser_url: str, services: Sequence[str]) -> dict[str, Ser
     return asyncio.run(provision(superuser_url, services))
 
 
-async def _provision_cluster_objects(
-    conn: asyncpg.Connection, server_url: str, service: str
-) -> ServiceDatabase:
-    roles = ServiceRoles.for_service(service)
-    database = database_name(service)
-    passwords: dict[str, str] = {}
-    # Attributes are (re)asserted on every launch, so a role someone altered by hand is repaired.
-    for role, bypass_rls in ((roles.owner, False), (roles.app, False), (roles.sweep, True)):
-        if not await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", role):
-            await conn.execute(f"CREATE ROLE {quote_ident(role)}")
-        passwords[role] = secrets.token_urlsafe(24)
+async def create_roles_and_database(
+    conn: asyncpg.Connection, database: str, roles: ServiceRoles, logins: Iterable[Login]
+) -> None:
+    """The cluster-wide part, which needs a superuser (or CREATEROLE and CREATEDB): the three
+    roles with their attributes and passwords, and the database owned by the owner role."""
+    for login in logins:
+        if not await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", login.role):
+            await conn.execute(f"CREATE ROLE {quote_ident(login.role)}")
+        # Attributes are (re)asserted every time, so a role someone altered by hand is repaired.
+        bypass_rls = "BYPASSRLS" if login.role == roles.sweep else "NOBYPASSRLS"
         await conn.execute(
-            f"ALTER ROLE {quote_ident(role)} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE "
-            f"NOREPLICATION {'BYPASSRLS' if bypass_rls else 'NOBYPASSRLS'} "
-            f"PASSWORD {quote_literal(scram_verifier(passwords[role]))}"
+            f"ALTER ROLE {quote_ident(login.role)} WITH LOGIN NOSUPERUSER NOCREATEDB "
+            f"NOCREATEROLE NOREPLICATION {bypass_rls} "
+            f"PASSWORD {quote_literal(scram_verifier(login.password))}"
         )
     if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", database):
         await conn.execute(
@@ -159,33 +187,23 @@ async def _provision_cluster_objects(
         await conn.execute(
             f"ALTER DATABASE {quote_ident(database)} OWNER TO {quote_ident(roles.owner)}"
         )
-    # A service's database is its own: no other role (another service's) may even connect.
+
+
+async def grant_privileges(url: str, database: str, roles: ServiceRoles) -> None:
+    """What each role may do in the service's database. Needs no superuser: the database's
+    owner may run it (it owns the database and, through ``pg_database_owner``, the ``public``
+    schema), which is how a deployment whose roles an operator made runs it."""
     db = quote_ident(database)
-    await conn.execute(f"REVOKE ALL ON DATABASE {db} FROM PUBLIC")
-    await conn.execute(
-        f"GRANT CONNECT ON DATABASE {db} TO {quote_ident(roles.app)}, {quote_ident(roles.sweep)}"
-    )
-
-    def url(role: str) -> str:
-        return url_with(server_url, user=role, password=passwords[role], database=database)
-
-    return ServiceDatabase(
-        service=service,
-        database=database,
-        roles=roles,
-        owner_url=url(roles.owner),
-        app_url=url(roles.app),
-        sweep_url=url(roles.sweep),
-    )
-
-
-async def _provision_schema(server_url: str, provisioned: ServiceDatabase) -> None:
-    owner = quote_ident(provisioned.roles.owner)
-    users = f"{quote_ident(provisioned.roles.app)}, {quote_ident(provisioned.roles.sweep)}"
-    conn = await asyncpg.connect(server_url, database=provisioned.database, timeout=CONNECT_TIMEOUT)
+    owner = quote_ident(roles.owner)
+    users = f"{quote_ident(roles.app)}, {quote_ident(roles.sweep)}"
+    conn = await asyncpg.connect(plain_url(url), timeout=CONNECT_TIMEOUT)
     try:
         async with conn.transaction():
             for statement in (
+                # A service's database is its own: no other role (another service's) may even
+                # connect.
+                f"REVOKE ALL ON DATABASE {db} FROM PUBLIC",
+                f"GRANT CONNECT ON DATABASE {db} TO {users}",
                 "REVOKE ALL ON SCHEMA public FROM PUBLIC",
                 f"GRANT USAGE, CREATE ON SCHEMA public TO {owner}",
                 # USAGE without CREATE: the application and sweep roles cannot make tables.
