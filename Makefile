@@ -9,7 +9,7 @@ TOOLS := .tools
 UV := $(or $(shell command -v uv 2>/dev/null),$(TOOLS)/bin/uv)
 WORKSPACE_MANIFESTS := pyproject.toml uv.lock $(wildcard libs/*/pyproject.toml services/*/pyproject.toml)
 
-.PHONY: install run test lint typecheck unit format bench clean
+.PHONY: install run test lint typecheck unit format bench clean compose-env
 
 $(TOOLS)/bin/uv:
 	$(PYTHON) -m venv $(TOOLS)
@@ -23,6 +23,10 @@ install: .venv/.synced
 
 run: install
 	$(UV) run --frozen partnerguard run
+
+# docker compose's secrets, made once into .env (kept private, never committed).
+compose-env:
+	$(PYTHON) deploy/compose/new_env.py
 
 lint: install
 	$(UV) run --frozen ruff check .
