@@ -226,24 +226,7 @@ def serve(
     started: list[Served] = []
 
     def start(role: str) -> Served:
-        port = free_port()
-        env = onboarding_deployed.env(
-            admin=False,
-            NATS_URL=nats_server.url,
-            NATS_NAME_PREFIX=f"dep{uuid.uuid4().hex[:6]}_",
-            HOST="127.0.0.1",
-            PORT=str(port),
-            SHUTDOWN_GRACE_SECONDS="5",
-        )
-        log = tmp_path / f"{role}.log"
-        with log.open("wb") as out:
-            process = subprocess.Popen(  # noqa: S603 - our own launcher
-                [str(Path(PYTHON).parent / "partnerguard"), "serve", "onboarding", "--role", role],
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        served = Served(process, port, log)
+        served = start_served(onboarding_deployed, nats_server, tmp_path, "onboarding", role)
         started.append(served)
         return served
 
@@ -252,6 +235,41 @@ def serve(
         if served.process.poll() is None:
             served.process.kill()
             served.process.wait()
+
+
+def start_served(
+    d: Deployment, nats_server: EmbeddedNats, tmp_path: Path, service: str, role: str
+) -> Served:
+    port = free_port()
+    env = d.env(
+        admin=False,
+        NATS_URL=nats_server.url,
+        NATS_NAME_PREFIX=f"dep{uuid.uuid4().hex[:6]}_",
+        HOST="127.0.0.1",
+        PORT=str(port),
+        SHUTDOWN_GRACE_SECONDS="5",
+    )
+    log = tmp_path / f"{service}-{role}-{port}.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(  # noqa: S603 - our own launcher
+            [str(Path(PYTHON).parent / "partnerguard"), "serve", service, "--role", role],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    return Served(process, port, log)
+
+
+def wait_answering(served: Served) -> None:
+    deadline = time.monotonic() + READY_WITHIN
+    while time.monotonic() < deadline:
+        assert served.process.poll() is None, served.log.read_text()[-3000:]
+        try:
+            httpx.get(served.url("/healthz"), timeout=1.0)
+            return
+        except httpx.TransportError:
+            time.sleep(0.2)
+    pytest.fail(f"not answering in {READY_WITHIN}s:\n{served.log.read_text()[-3000:]}")
 
 
 def wait_ready(served: Served) -> None:
@@ -297,6 +315,37 @@ def test_serve_runs_the_workers_with_health_but_no_api(serve: Callable[[str], Se
     assert httpx.get(worker.url("/v1/onboarding/customers"), timeout=5).status_code == 404
     assert "runtime.workers_starting" in worker.log.read_text()
     assert stop_drains(worker)
+
+
+async def test_a_service_is_unready_until_its_database_is_migrated(
+    password_pg: EmbeddedPostgres, nats_server: EmbeddedNats, tmp_path: Path
+) -> None:
+    """As in a deployment whose pods start before the release's migration job has run: the
+    pod stays out of service instead of failing requests, and comes in once it has run."""
+    d = new_deployment(password_pg)
+    conn = await asyncpg.connect(password_pg.url)
+    try:
+        for role in (d.owner, d.app, d.sweep):
+            await conn.execute(f"CREATE ROLE {quote_ident(role)} LOGIN PASSWORD '{d.password}'")
+        await conn.execute(f"CREATE DATABASE {quote_ident(d.database)} OWNER {d.owner}")
+    finally:
+        await conn.close()
+    api = start_served(d, nats_server, tmp_path, "onboarding", "api")
+    try:
+        await asyncio.to_thread(wait_answering, api)
+        unready = await asyncio.to_thread(httpx.get, api.url("/readyz"), timeout=5)
+        assert unready.status_code == 503
+        assert "setup-database onboarding" in unready.json()["checks"]["schema"]
+
+        setup = await asyncio.to_thread(
+            partnerguard, "setup-database", "onboarding", env=d.env(admin=False)
+        )
+        assert setup.returncode == 0, setup.stderr
+
+        await asyncio.to_thread(wait_ready, api)
+    finally:
+        api.process.kill()
+        api.process.wait()
 
 
 def test_serve_names_an_unknown_service() -> None:

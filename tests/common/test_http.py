@@ -194,7 +194,7 @@ async def test_health_readiness_and_metrics(client: httpx.AsyncClient) -> None:
     ready = await client.get("/readyz")
     # No lifespan ran here, so NATS is not connected: readiness says so, with a 503.
     assert ready.status_code == 503
-    assert ready.json()["checks"] == {"database": "ok", "nats": "unavailable"}
+    assert ready.json()["checks"] == {"database": "ok", "schema": "ok", "nats": "unavailable"}
     metrics = await client.get("/metrics")
     assert "partnerguard_http_requests_total" in metrics.text
 

@@ -8,10 +8,12 @@ idempotency keys; version table ``alembic_version_kernel``) and the service's ow
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from pathlib import Path
 
 from alembic import command, context
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 from sqlalchemy import MetaData, pool
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -45,6 +47,38 @@ def upgrade(owner_url: str, service_migrations: Path | None, revision: str = "he
         command.upgrade(
             alembic_config(service_migrations, owner_url, SERVICE_VERSION_TABLE), revision
         )
+
+
+@dataclass(frozen=True)
+class History:
+    """What this code knows of one of a database's two migration histories."""
+
+    table: str
+    heads: frozenset[str]
+    known: frozenset[str]
+
+    def behind(self, applied: set[str]) -> bool:
+        """Whether a database at ``applied`` lacks a migration this code needs.
+
+        A revision this code does not know is a newer release's; migrations only add, so this
+        code runs on it (the old pods of a rolling upgrade, after the new release migrated).
+        """
+        if applied - self.known:
+            return False
+        return applied != self.heads
+
+
+def histories(service_migrations: Path) -> list[History]:
+    """The kernel's history and the service's, read from the migration scripts."""
+    result = []
+    for table, location in (
+        (KERNEL_VERSION_TABLE, KERNEL_MIGRATIONS),
+        (SERVICE_VERSION_TABLE, service_migrations),
+    ):
+        script = ScriptDirectory.from_config(alembic_config(location, "", table))
+        known = frozenset(r.revision for r in script.walk_revisions())
+        result.append(History(table, frozenset(script.get_heads()), known))
+    return result
 
 
 def locate_migrations(package_dir: Path) -> Path:

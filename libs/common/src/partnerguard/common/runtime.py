@@ -28,6 +28,7 @@ from partnerguard.common.errors import install_problem_handlers
 from partnerguard.common.idempotency import install_idempotency, purge_expired_keys
 from partnerguard.common.inbox import purge_inbox
 from partnerguard.common.logging import configure_logging
+from partnerguard.common.migrations import History, histories
 from partnerguard.common.outbox import OutboxRelay
 from partnerguard.common.settings import ServiceSettings
 from partnerguard.common.web.health import router as health_router
@@ -84,6 +85,8 @@ class ServiceDefinition:
     # The service's own resources (caches, clients, background refreshers), entered after the
     # runtime has started and left before it stops, in every role.
     lifespan: Callable[[Runtime], AbstractAsyncContextManager[None]] | None = None
+    # Its migrations: set, the process is not ready until its database has them all.
+    migrations: Path | None = None
 
 
 class Runtime:
@@ -115,8 +118,27 @@ class Runtime:
         # A service's own process state (caches, clients), for its jobs and handlers to reach.
         self.extras: dict[str, Any] = {}
         self.draining = False
+        self._histories: list[History] | None = None
+        self._schema_current = False
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+
+    async def schema_state(self) -> str:
+        """``ok`` once the database holds every migration this code needs.
+
+        A deployment may start pods before the release's migration job has run; they stay out
+        of service (unready) until it has, instead of failing requests on missing columns.
+        Once current, a schema only moves forward, so the answer is kept.
+        """
+        if self._schema_current or self.definition.migrations is None:
+            return "ok"
+        if self._histories is None:
+            self._histories = await asyncio.to_thread(histories, self.definition.migrations)
+        applied = await self.db.applied_revisions([h.table for h in self._histories])
+        if any(h.behind(applied[h.table]) for h in self._histories):
+            return f"behind: run `partnerguard setup-database {self.definition.name}`"
+        self._schema_current = True
+        return "ok"
 
     async def start(self, *, with_workers: bool) -> None:
         self._stop.clear()

@@ -13,6 +13,7 @@ from partnerguard.billing.invoices.endpoints import router as invoices_router
 from partnerguard.billing.payments.endpoints import router as payments_router
 from partnerguard.billing.receivables.endpoints import router as receivables_router
 from partnerguard.billing.settings import BillingSettings
+from partnerguard.billing.spec import SPEC
 from partnerguard.billing.usage.handlers import monitoring_consumer
 from partnerguard.common.runtime import Runtime, ServiceDefinition
 from partnerguard.common.runtime import create_app as create_service_app
@@ -21,6 +22,7 @@ from partnerguard.common.runtime import create_app as create_service_app
 def definition(settings: BillingSettings | None = None) -> ServiceDefinition:
     settings = settings or BillingSettings()
     return ServiceDefinition(
+        migrations=SPEC.migrations,
         name="billing",
         title="PartnerGuard billing",
         description=(

@@ -20,6 +20,7 @@ from partnerguard.enforcement.policies.handlers import event_consumers
 from partnerguard.enforcement.provider.jobs import provider_jobs
 from partnerguard.enforcement.registry.endpoints import router as registry_router
 from partnerguard.enforcement.settings import EnforcementSettings
+from partnerguard.enforcement.spec import SPEC
 
 
 def definition(settings: EnforcementSettings | None = None) -> ServiceDefinition:
@@ -27,6 +28,7 @@ def definition(settings: EnforcementSettings | None = None) -> ServiceDefinition
     # Set by the event handlers after a commit, so a hold's suspension is carried out at once.
     provider_wake = asyncio.Event()
     return ServiceDefinition(
+        migrations=SPEC.migrations,
         name="enforcement",
         title="PartnerGuard enforcement",
         description=(

@@ -33,6 +33,7 @@ from partnerguard.gateway.roles import ROLE_SCOPES
 from partnerguard.gateway.roles import Role as PartnerRole
 from partnerguard.gateway.sealing import Sealer, generate_key
 from partnerguard.gateway.settings import GatewaySettings
+from partnerguard.gateway.spec import SPEC
 from partnerguard.gateway.web import install_edge_middleware
 from partnerguard.gateway.webhooks.delivery import DELIVERY_JOB
 from partnerguard.gateway.webhooks.endpoints import router as webhooks_router
@@ -46,6 +47,7 @@ KEY_MAINTENANCE_SECONDS = 60.0
 def definition(settings: GatewaySettings | None = None) -> ServiceDefinition:
     settings = settings or GatewaySettings()
     return ServiceDefinition(
+        migrations=SPEC.migrations,
         name="gateway",
         title="PartnerGuard API",
         description=(

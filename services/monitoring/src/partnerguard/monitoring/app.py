@@ -15,6 +15,7 @@ from partnerguard.monitoring.evaluation.job import evaluation_job
 from partnerguard.monitoring.notifications.endpoints import router as notifications_router
 from partnerguard.monitoring.notifications.jobs import notification_clock_job
 from partnerguard.monitoring.settings import MonitoringSettings
+from partnerguard.monitoring.spec import SPEC
 from partnerguard.monitoring.usage.endpoints import router as usage_router
 from partnerguard.monitoring.usage.stream import usage_consumer
 
@@ -22,6 +23,7 @@ from partnerguard.monitoring.usage.stream import usage_consumer
 def definition(settings: MonitoringSettings | None = None) -> ServiceDefinition:
     settings = settings or MonitoringSettings()
     return ServiceDefinition(
+        migrations=SPEC.migrations,
         name="monitoring",
         title="PartnerGuard monitoring",
         description=(

@@ -17,6 +17,7 @@ from partnerguard.onboarding.lists.endpoints import router as lists_router
 from partnerguard.onboarding.reviews.endpoints import router as reviews_router
 from partnerguard.onboarding.risk_policy.endpoints import router as risk_policy_router
 from partnerguard.onboarding.settings import OnboardingSettings
+from partnerguard.onboarding.spec import SPEC
 from partnerguard.onboarding.verifications.endpoints import router as verifications_router
 
 
@@ -33,6 +34,7 @@ def definition(settings: OnboardingSettings | None = None) -> ServiceDefinition:
             await built.aclose()
 
     return ServiceDefinition(
+        migrations=SPEC.migrations,
         name="onboarding",
         title="PartnerGuard onboarding",
         description=(

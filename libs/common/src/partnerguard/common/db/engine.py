@@ -7,7 +7,7 @@ and event handlers; the sweep role (BYPASSRLS) serves jobs that span partners.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 from sqlalchemy import text
@@ -99,6 +99,20 @@ class Database:
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
+
+    async def applied_revisions(self, version_tables: Sequence[str]) -> dict[str, set[str]]:
+        """The revisions recorded in each Alembic version table (none for a missing table)."""
+        applied: dict[str, set[str]] = {}
+        async with self.engine.connect() as conn:
+            for table in version_tables:
+                found = await conn.scalar(text("SELECT to_regclass(:t)"), {"t": f"public.{table}"})
+                if found is None:
+                    applied[table] = set()
+                    continue
+                # ``table`` is one of the kernel's version-table names, never input.
+                rows = await conn.execute(text(f"SELECT version_num FROM {table}"))  # noqa: S608
+                applied[table] = {row[0] for row in rows}
+        return applied
 
     async def dispose(self) -> None:
         await self.engine.dispose()

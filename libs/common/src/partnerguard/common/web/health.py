@@ -1,4 +1,5 @@
-"""``/healthz`` (the process is alive), ``/readyz`` (its database and NATS answer), ``/metrics``."""
+"""``/healthz`` (the process is alive), ``/readyz`` (its database, migrated, and NATS answer),
+``/metrics``."""
 
 from __future__ import annotations
 
@@ -33,6 +34,11 @@ async def readyz(request: Request) -> JSONResponse:
         checks["database"] = "ok"
     except Exception as exc:
         checks["database"] = f"unavailable: {type(exc).__name__}"
+    else:
+        try:
+            checks["schema"] = await asyncio.wait_for(runtime.schema_state(), 5.0)
+        except Exception as exc:
+            checks["schema"] = f"unknown: {type(exc).__name__}"
     if runtime.bus is not None and runtime.bus.connected:
         checks["nats"] = "ok"
     else:
