@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -207,3 +208,61 @@ async def test_the_app_role_cannot_change_or_delete_entries(
             async with enforcement.db.tenant_session(partner_id) as session:
                 await session.execute(text(statement), {"p": partner_id})
     assert (await verify(enforcement, partner_id))["entries"] == 2
+
+
+async def test_concurrent_writers_of_one_partner_build_one_unbroken_chain(
+    enforcement: RunningEnforcement, partner_id: uuid.UUID
+) -> None:
+    """Entries are chained at commit: writers do not hold the chain while they work, and
+    every transaction's entries stay together and in order."""
+
+    async def writer(n: int) -> None:
+        async with enforcement.db.tenant_session(partner_id) as session:
+            for step in ("first", "second"):
+                await record(
+                    session,
+                    partner_id,
+                    actor=f"writer{n}",
+                    action=f"test.{step}",
+                    subject_type="thing",
+                    subject_id=str(n),
+                    at=datetime.now(UTC),
+                )
+                await asyncio.sleep(0)
+
+    await asyncio.gather(*(writer(n) for n in range(12)))
+
+    result = await verify(enforcement, partner_id)
+    assert result["intact"] is True
+    assert result["entries"] == 24
+    page = await enforcement.http.get(
+        f"{AUDIT}?limit=100", headers=enforcement.headers(partner_id, scopes=["enforcement:read"])
+    )
+    entries = sorted(page.json()["items"], key=lambda e: e["seq"])
+    assert [e["seq"] for e in entries] == list(range(1, 25))
+    for first, second in zip(entries[::2], entries[1::2], strict=True):
+        assert first["action"] == "test.first"
+        assert second["action"] == "test.second"
+        assert second["actor"] == first["actor"]
+
+
+async def test_an_action_that_rolls_back_leaves_no_audit_entry(
+    enforcement: RunningEnforcement, partner_id: uuid.UUID
+) -> None:
+    async def failing_action() -> None:
+        async with enforcement.db.tenant_session(partner_id) as session:
+            await record(
+                session,
+                partner_id,
+                actor="tester",
+                action="test.failed",
+                subject_type="thing",
+                subject_id="x",
+                at=datetime.now(UTC),
+            )
+            raise RuntimeError("the action failed")
+
+    with pytest.raises(RuntimeError, match="the action failed"):
+        await failing_action()
+
+    assert (await verify(enforcement, partner_id))["entries"] == 0

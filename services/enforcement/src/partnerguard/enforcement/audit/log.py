@@ -9,10 +9,25 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from partnerguard.common.db.engine import before_commit
 from partnerguard.common.ids import new_id
 from partnerguard.enforcement.audit.chain import GENESIS, entry_hash
 from partnerguard.enforcement.audit.repository import AuditRepository
 from partnerguard.enforcement.models import AuditEntry
+
+_PENDING = "enforcement.audit.pending"
+
+
+@dataclass(frozen=True)
+class _Draft:
+    partner_id: uuid.UUID
+    actor: str
+    action: str
+    subject_type: str
+    subject_id: str
+    at: datetime
+    reason: str | None
+    evidence: dict[str, Any]
 
 
 async def record(
@@ -26,45 +41,76 @@ async def record(
     at: datetime,
     reason: str | None = None,
     evidence: dict[str, Any] | None = None,
-) -> AuditEntry:
-    """Append an entry in the caller's transaction (it exists only if the action commits)."""
-    at = at.astimezone(UTC)  # hashed as written back: the database keeps UTC
-    repository = AuditRepository(session)
-    await repository.lock_chain(partner_id)
-    last = await repository.last(partner_id)
-    seq = last.seq + 1 if last else 1
-    prev_hash = last.hash if last else GENESIS
-    entry_id = new_id()
-    content = evidence or {}
-    entry = AuditEntry(
-        partner_id=partner_id,
-        seq=seq,
-        id=entry_id,
-        actor=actor,
-        action=action,
-        subject_type=subject_type,
-        subject_id=str(subject_id),
-        reason=reason,
-        evidence=content,
-        at=at,
-        prev_hash=prev_hash,
-        hash=entry_hash(
+) -> None:
+    """Append an entry in the caller's transaction: it exists only if the action commits.
+
+    Entries are chained at the end of the transaction, just before it commits: the partner's
+    chain is locked for the append and the commit only, not for the whole unit of work, so
+    every writer of the partner (event handlers, the provider's runner, the API) does not wait
+    on the slowest one. Within a transaction they keep the order they were recorded in.
+    """
+    pending: list[_Draft] = session.info.setdefault(_PENDING, [])
+    pending.append(
+        _Draft(
             partner_id=partner_id,
-            seq=seq,
-            entry_id=entry_id,
             actor=actor,
             action=action,
             subject_type=subject_type,
             subject_id=str(subject_id),
+            # Hashed as written back: the database keeps UTC.
+            at=at.astimezone(UTC),
             reason=reason,
-            evidence=content,
-            at=at,
-            prev_hash=prev_hash,
-        ),
+            evidence=evidence or {},
+        )
     )
-    session.add(entry)
+    before_commit(session, _append_pending)
+
+
+async def _append_pending(session: AsyncSession) -> None:
+    drafts: list[_Draft] = session.info.pop(_PENDING, [])
+    repository = AuditRepository(session)
+    # Chains locked in one order, so two transactions that touch two partners cannot deadlock.
+    for partner_id in sorted({d.partner_id for d in drafts}):
+        await repository.lock_chain(partner_id)
+        last = await repository.last(partner_id)
+        seq, prev_hash = (last.seq, last.hash) if last else (0, GENESIS)
+        for draft in (d for d in drafts if d.partner_id == partner_id):
+            seq += 1
+            entry = _chained(draft, seq, prev_hash)
+            session.add(entry)
+            prev_hash = entry.hash
     await session.flush()
-    return entry
+
+
+def _chained(draft: _Draft, seq: int, prev_hash: str) -> AuditEntry:
+    entry_id = new_id()
+    digest = entry_hash(
+        partner_id=draft.partner_id,
+        seq=seq,
+        entry_id=entry_id,
+        actor=draft.actor,
+        action=draft.action,
+        subject_type=draft.subject_type,
+        subject_id=draft.subject_id,
+        reason=draft.reason,
+        evidence=draft.evidence,
+        at=draft.at,
+        prev_hash=prev_hash,
+    )
+    return AuditEntry(
+        partner_id=draft.partner_id,
+        seq=seq,
+        id=entry_id,
+        actor=draft.actor,
+        action=draft.action,
+        subject_type=draft.subject_type,
+        subject_id=draft.subject_id,
+        reason=draft.reason,
+        evidence=draft.evidence,
+        at=draft.at,
+        prev_hash=prev_hash,
+        hash=digest,
+    )
 
 
 @dataclass(frozen=True)
