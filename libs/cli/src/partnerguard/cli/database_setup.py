@@ -15,6 +15,7 @@ from urllib.parse import unquote, urlsplit
 import asyncpg
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.exc import SQLAlchemyError
 
 from partnerguard.cli.platform import PlatformError
 from partnerguard.cli.provision import (
@@ -106,6 +107,6 @@ async def setup_database(
             finally:
                 await conn.close()
         await grant_privileges(owner_url, database, roles)
-    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        await asyncio.to_thread(upgrade, owner_url, spec.migrations)
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, SQLAlchemyError) as exc:
         raise PlatformError(f"cannot prepare {redact(plain_url(owner_url))}: {exc}") from exc
-    await asyncio.to_thread(upgrade, owner_url, spec.migrations)
