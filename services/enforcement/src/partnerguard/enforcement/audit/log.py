@@ -83,11 +83,10 @@ async def _append_pending(session: AsyncSession) -> None:
 
 
 def _chained(draft: _Draft, seq: int, prev_hash: str) -> AuditEntry:
-    entry_id = new_id()
-    digest = entry_hash(
+    entry = AuditEntry(
         partner_id=draft.partner_id,
         seq=seq,
-        entry_id=entry_id,
+        id=new_id(),
         actor=draft.actor,
         action=draft.action,
         subject_type=draft.subject_type,
@@ -97,19 +96,24 @@ def _chained(draft: _Draft, seq: int, prev_hash: str) -> AuditEntry:
         at=draft.at,
         prev_hash=prev_hash,
     )
-    return AuditEntry(
-        partner_id=draft.partner_id,
-        seq=seq,
-        id=entry_id,
-        actor=draft.actor,
-        action=draft.action,
-        subject_type=draft.subject_type,
-        subject_id=draft.subject_id,
-        reason=draft.reason,
-        evidence=draft.evidence,
-        at=draft.at,
-        prev_hash=prev_hash,
-        hash=digest,
+    entry.hash = _hash_of(entry)
+    return entry
+
+
+def _hash_of(entry: AuditEntry) -> str:
+    """The hash of ``entry``'s content and link, as chained and as verified."""
+    return entry_hash(
+        partner_id=entry.partner_id,
+        seq=entry.seq,
+        entry_id=entry.id,
+        actor=entry.actor,
+        action=entry.action,
+        subject_type=entry.subject_type,
+        subject_id=entry.subject_id,
+        reason=entry.reason,
+        evidence=entry.evidence,
+        at=entry.at.astimezone(UTC),
+        prev_hash=entry.prev_hash,
     )
 
 
@@ -133,20 +137,7 @@ async def verify(session: AsyncSession, partner_id: uuid.UUID) -> Verification:
             return Verification(False, count, entry.seq, f"entry {expected_seq} is missing")
         if entry.prev_hash != expected_prev:
             return Verification(False, count, entry.seq, "the link to the previous entry is broken")
-        recomputed = entry_hash(
-            partner_id=partner_id,
-            seq=entry.seq,
-            entry_id=entry.id,
-            actor=entry.actor,
-            action=entry.action,
-            subject_type=entry.subject_type,
-            subject_id=entry.subject_id,
-            reason=entry.reason,
-            evidence=entry.evidence,
-            at=entry.at.astimezone(UTC),
-            prev_hash=entry.prev_hash,
-        )
-        if recomputed != entry.hash:
+        if _hash_of(entry) != entry.hash:
             return Verification(False, count, entry.seq, "the entry's content was changed")
         expected_prev = entry.hash
         expected_seq += 1
