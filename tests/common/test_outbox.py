@@ -299,3 +299,50 @@ async def test_poison_message_is_dead_lettered_and_consumer_serves_the_next(
 
 async def _true(value: bool) -> bool:
     return value
+
+
+async def test_a_concurrent_consumer_keeps_each_customers_order(
+    db: Database, bus: EventBus, partner_id: uuid.UUID
+) -> None:
+    """With ``concurrency``, events about different customers are handled at once, and those
+    about one customer one after the other, in the order they were emitted."""
+    customers = [uuid.uuid4() for _ in range(4)]
+    async with db.tenant_session(partner_id) as session:
+        for seq in range(3):
+            for customer in customers:
+                widget = Widget(id=new_id(), partner_id=partner_id, name=f"{customer}:{seq}")
+                session.add(widget)
+                await emit(
+                    session,
+                    WidgetCreated(widget_id=widget.id, name=widget.name, seq=seq),
+                    partner_id=partner_id,
+                    subject=widget.id,
+                    customer_id=customer,
+                    aggregate_key=str(customer),
+                )
+    await OutboxRelay(db, bus, service="test").relay_once()
+
+    handled: dict[uuid.UUID, list[int]] = {customer: [] for customer in customers}
+    in_flight: dict[uuid.UUID, int] = {customer: 0 for customer in customers}
+    most_at_once = 0
+    handlers = Handlers()
+
+    @handlers.on(WidgetCreated)
+    async def slow(session: AsyncSession, event: Event[WidgetCreated]) -> None:
+        nonlocal most_at_once
+        customer = event.customer_id
+        assert customer is not None
+        in_flight[customer] += 1
+        assert in_flight[customer] == 1, "two events of one customer handled at once"
+        most_at_once = max(most_at_once, sum(in_flight.values()))
+        await asyncio.sleep(0.05)
+        handled[customer].append(event.data.seq)
+        in_flight[customer] -= 1
+
+    consumer = consumer_for(bus, db, partner_id, handlers, concurrency=4)
+    await run_consumer_until(
+        consumer, lambda: _true(sum(len(seqs) for seqs in handled.values()) == 12)
+    )
+
+    assert handled == {customer: [0, 1, 2] for customer in customers}
+    assert most_at_once > 1

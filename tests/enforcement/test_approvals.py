@@ -11,9 +11,9 @@ from sqlalchemy import select
 from partnerguard.common.events.types.monitoring import AlertKind, AlertRaised, Severity
 from partnerguard.enforcement.approvals.jobs import approval_jobs
 from partnerguard.enforcement.approvals.service import expire_lapsed
-from partnerguard.enforcement.models import AuditEntry, Hold
+from partnerguard.enforcement.models import Hold
 from partnerguard.enforcement.policies.engine import handle_event
-from tests.support.enforcement import ALL_SCOPES, AUDIENCE, RunningEnforcement
+from tests.support.enforcement import ALL_SCOPES, AUDIENCE, RunningEnforcement, audit_log
 
 TWO_APPROVERS: dict[str, Any] = {
     "name": "mining-two",
@@ -73,9 +73,7 @@ async def holds(enforcement: RunningEnforcement, partner_id: uuid.UUID) -> list[
 
 
 async def audit_actions(enforcement: RunningEnforcement, partner_id: uuid.UUID) -> list[str]:
-    async with enforcement.db.tenant_session(partner_id) as session:
-        entries = (await session.execute(select(AuditEntry).order_by(AuditEntry.seq))).scalars()
-        return [e.action for e in entries]
+    return [e.action for e in await audit_log(enforcement.db, partner_id)]
 
 
 async def test_one_approval_carries_out_the_hold(

@@ -7,13 +7,13 @@ from datetime import UTC, date, datetime, timedelta
 
 from partnerguard.common.db.engine import Database
 from partnerguard.common.events.types.enforcement import CaseKind
-from partnerguard.enforcement.audit.repository import AuditRepository
 from partnerguard.enforcement.cases.jobs import case_jobs, send_credit_reminders
 from partnerguard.enforcement.cases.repository import CaseEntryRepository
 from partnerguard.enforcement.cases.schemas import CreditRequestIn
 from partnerguard.enforcement.cases.service import open_case_from_event, request_credit
 from partnerguard.enforcement.models import Case, Subscription
 from partnerguard.enforcement.settings import EnforcementSettings
+from tests.support.enforcement import audit_log
 from tests.support.events import outbox_events
 
 FIRST_USAGE = date(2024, 3, 1)
@@ -144,10 +144,9 @@ async def test_reminders_are_on_the_timeline_and_audited(
     await sweep(enforcement_db, DEADLINE - timedelta(days=30))
     async with enforcement_db.tenant_session(partner_id) as session:
         entries = await CaseEntryRepository(session).timeline(partner_id, case.id)
-        last = await AuditRepository(session).last(partner_id)
+    last = (await audit_log(enforcement_db, partner_id))[-1]
     assert entries[-1].kind == "reminder"
     assert entries[-1].detail["days_left"] == 30
-    assert last is not None
     assert last.action == "case.credit_reminder_sent"
     assert last.actor == "credit-clock"
 

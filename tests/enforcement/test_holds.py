@@ -16,8 +16,9 @@ from partnerguard.common.errors import Conflict, NotFound, Unprocessable
 from partnerguard.common.events.types.enforcement import HoldReason
 from partnerguard.enforcement.audit.log import verify
 from partnerguard.enforcement.holds.service import place_hold, release_hold, release_holds_for
-from partnerguard.enforcement.models import AuditEntry, Customer, Hold, Subscription
+from partnerguard.enforcement.models import Customer, Hold, Subscription
 from partnerguard.enforcement.registry.service import record_customer, record_subscription
+from tests.support.enforcement import audit_log
 from tests.support.events import outbox_events
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
@@ -81,9 +82,7 @@ async def states(db: Database, partner_id: uuid.UUID) -> dict[uuid.UUID, tuple[s
 
 
 async def audit_actions(db: Database, partner_id: uuid.UUID) -> list[tuple[str, str, str | None]]:
-    async with db.tenant_session(partner_id) as session:
-        rows = (await session.execute(select(AuditEntry).order_by(AuditEntry.seq))).scalars().all()
-        return [(row.action, row.subject_id, row.actor) for row in rows]
+    return [(row.action, row.subject_id, row.actor) for row in await audit_log(db, partner_id)]
 
 
 async def customer_with_subscriptions(
@@ -271,7 +270,11 @@ async def test_placing_the_same_active_hold_again_returns_it_without_event_or_au
     assert again.note is None
     assert await states(enforcement_db, partner_id) == {one: ("suspended", 1)}
     assert len(await outbox_events(enforcement_db, partner_id, "enforcement.hold.placed")) == 1
-    assert [a for a, _, _ in await audit_actions(enforcement_db, partner_id)] == ["hold.placed"]
+    # The vendor change is planned with the first hold only.
+    assert [a for a, _, _ in await audit_actions(enforcement_db, partner_id)] == [
+        "hold.placed",
+        "provider_operation.requested",
+    ]
 
 
 async def test_same_reason_on_other_targets_are_separate_holds(
@@ -413,18 +416,21 @@ async def test_placing_and_releasing_are_audited_in_an_intact_chain(
     )
     await release(enforcement_db, partner_id, hold, note="false positive")
 
+    # Each change of the wanted status plans the vendor's in the same transaction: the
+    # suspension, then (released before the vendor confirmed it) its cancellation.
     assert await audit_actions(enforcement_db, partner_id) == [
         ("hold.placed", str(hold.id), ACTOR),
+        ("provider_operation.requested", str(one), "system:provider"),
         ("hold.released", str(hold.id), "client:ops"),
+        ("provider_operation.superseded", str(one), "system:provider"),
     ]
+    entries = await audit_log(enforcement_db, partner_id)
+    placed, released = entries[0], entries[2]
+    assert [placed.reason, released.reason] == ["card testing", "false positive"]
+    assert placed.evidence["reason"] == "fraud"
+    assert placed.evidence["desired_status_changed"] == {str(one): "suspended"}
+    assert released.evidence["desired_status_changed"] == {str(one): "active"}
     async with enforcement_db.tenant_session(partner_id) as session:
-        entries = (
-            (await session.execute(select(AuditEntry).order_by(AuditEntry.seq))).scalars().all()
-        )
-        assert [e.reason for e in entries] == ["card testing", "false positive"]
-        assert entries[0].evidence["reason"] == "fraud"
-        assert entries[0].evidence["desired_status_changed"] == {str(one): "suspended"}
-        assert entries[1].evidence["desired_status_changed"] == {str(one): "active"}
         assert (await verify(session, partner_id)).intact
 
 

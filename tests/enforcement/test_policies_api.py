@@ -10,9 +10,9 @@ from sqlalchemy import select
 
 from partnerguard.common.events.types.billing import CustomerDelinquent
 from partnerguard.common.events.types.common import Money
-from partnerguard.enforcement.models import AuditEntry, PolicyVersion
+from partnerguard.enforcement.models import PolicyVersion
 from partnerguard.enforcement.policies.engine import handle_event
-from tests.support.enforcement import RunningEnforcement
+from tests.support.enforcement import RunningEnforcement, audit_log
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
@@ -75,8 +75,7 @@ async def test_saving_a_policy_makes_a_new_version_in_force(
     assert [r["name"] for r in old.json()["rules"]] == ["late-60"]
     defaults = await enforcement.http.get("/v1/enforcement/policies/versions/0", headers=headers)
     assert defaults.json()["version"] == 0
-    async with enforcement.db.tenant_session(partner_id) as session:
-        audit = (await session.execute(select(AuditEntry))).scalars().all()
+    audit = await audit_log(enforcement.db, partner_id)
     assert [e.action for e in audit] == ["policy.saved", "policy.saved"]
 
 

@@ -22,8 +22,9 @@ from partnerguard.common.events.types.monitoring import (
     VendorNotificationKind,
     ViolationKind,
 )
-from partnerguard.enforcement.models import AuditEntry, Case, Hold, PendingAction, ReceivedEvent
+from partnerguard.enforcement.models import Case, Hold, PendingAction, ReceivedEvent
 from partnerguard.enforcement.policies.engine import handle_event
+from tests.support.enforcement import audit_log
 from tests.support.events import outbox_events
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -256,7 +257,7 @@ async def test_automatic_action_is_audited_with_policy_version(
     enforcement_db: Database, partner_id: uuid.UUID
 ) -> None:
     event_id = await handle(enforcement_db, partner_id, delinquent(uuid.uuid4()))
-    entries = await rows(enforcement_db, partner_id, AuditEntry)
+    entries = await audit_log(enforcement_db, partner_id)
     (applied,) = [e for e in entries if e.action == "policy.applied"]
     assert applied.actor == "policy:delinquency"
     assert applied.evidence["policy_version"] == 0

@@ -35,7 +35,7 @@ from partnerguard.enforcement.provider.operations import (
 )
 from partnerguard.enforcement.provider.reconcile import reconcile
 from partnerguard.enforcement.settings import EnforcementSettings
-from tests.support.enforcement import RunningEnforcement, running_enforcement
+from tests.support.enforcement import RunningEnforcement, audit_log, running_enforcement
 from tests.support.events import outbox_events
 from tests.support.jwks import Issuer
 from tests.support.vendor_fake import FakePartnerCenter
@@ -187,11 +187,7 @@ async def operations_of(db: Database, seeded: Seeded) -> list[ProviderOperation]
 
 
 async def audit_of(db: Database, partner_id: uuid.UUID) -> list[AuditEntry]:
-    async with db.sweep_session() as session:
-        rows = await session.scalars(
-            select(AuditEntry).where(AuditEntry.partner_id == partner_id).order_by(AuditEntry.seq)
-        )
-        return list(rows)
+    return await audit_log(db, partner_id)
 
 
 async def run(

@@ -5,10 +5,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import select
-
 from partnerguard.enforcement.models import AuditEntry
-from tests.support.enforcement import RunningEnforcement
+from tests.support.enforcement import RunningEnforcement, audit_log
 
 CUSTOMERS = "/v1/enforcement/customers"
 SUBSCRIPTIONS = "/v1/enforcement/subscriptions"
@@ -46,10 +44,7 @@ async def register(
 
 
 async def audit(enforcement: RunningEnforcement, partner_id: uuid.UUID) -> list[AuditEntry]:
-    async with enforcement.db.tenant_session(partner_id) as session:
-        return list(
-            (await session.execute(select(AuditEntry).order_by(AuditEntry.seq))).scalars().all()
-        )
+    return await audit_log(enforcement.db, partner_id)
 
 
 async def test_posting_a_customer_creates_then_updates_it_with_its_controls(

@@ -9,11 +9,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from sqlalchemy import select
 
 from partnerguard.common.auth import TokenVerifier, TrustedIssuer
 from partnerguard.common.db.engine import Database
 from partnerguard.common.runtime import Runtime
 from partnerguard.enforcement.app import create_app, definition
+from partnerguard.enforcement.audit.log import chain_pending
+from partnerguard.enforcement.models import AuditEntry
 from partnerguard.enforcement.settings import EnforcementSettings
 from tests.support.events import outbox_events
 from tests.support.jwks import Issuer
@@ -71,3 +74,12 @@ async def running_enforcement(
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://enforcement") as http:
             yield RunningEnforcement(http, db, issuer, settings, runtime, transport)
+
+
+async def audit_log(db: Database, partner_id: uuid.UUID) -> list[AuditEntry]:
+    """The partner's audit log in chain order, read as the API reads it: what is still waiting
+    for the chaining job is chained first."""
+    async with db.tenant_session(partner_id) as session:
+        await chain_pending(session, partner_id, limit=None)
+        statement = select(AuditEntry).order_by(AuditEntry.seq)
+        return list((await session.scalars(statement)).all())

@@ -246,6 +246,9 @@ class FakePartnerCenter:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
+            # Keep-alive, as the vendor's API: a client's pooled connections are reused.
+            protocol_version = "HTTP/1.1"
+
             def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
                 fake._handle(self)
 

@@ -29,8 +29,12 @@ class ServiceSettings(BaseSettings):
     # A role with BYPASSRLS for jobs that span partners (outbox relay, sweeps).
     # Defaults to database_url, which is only right when that role itself bypasses RLS.
     database_sweep_url: SecretStr | None = None
+    # Connections kept open, and opened beyond them at a peak (closed again after use).
     database_pool_size: int = 10
     database_max_overflow: int = 10
+    # The sweep role's: the jobs' (outbox relay, runners), several of which work at once.
+    database_sweep_pool_size: int = 8
+    database_sweep_max_overflow: int = 4
     database_statement_timeout_ms: int = 30_000
 
     nats_url: str = "nats://127.0.0.1:4222"

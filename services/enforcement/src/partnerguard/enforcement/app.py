@@ -12,12 +12,13 @@ from partnerguard.enforcement.access.endpoints import router as access_router
 from partnerguard.enforcement.approvals.endpoints import router as approvals_router
 from partnerguard.enforcement.approvals.jobs import approval_jobs
 from partnerguard.enforcement.audit.endpoints import router as audit_router
+from partnerguard.enforcement.audit.jobs import audit_jobs
 from partnerguard.enforcement.cases.endpoints import router as cases_router
 from partnerguard.enforcement.cases.jobs import case_jobs
 from partnerguard.enforcement.holds.endpoints import router as holds_router
 from partnerguard.enforcement.policies.endpoints import router as policies_router
 from partnerguard.enforcement.policies.handlers import event_consumers
-from partnerguard.enforcement.provider.jobs import provider_jobs
+from partnerguard.enforcement.provider.jobs import provider_jobs, provider_lifespan
 from partnerguard.enforcement.registry.endpoints import router as registry_router
 from partnerguard.enforcement.settings import EnforcementSettings
 from partnerguard.enforcement.spec import SPEC
@@ -49,7 +50,9 @@ def definition(settings: EnforcementSettings | None = None) -> ServiceDefinition
             *provider_jobs(settings, wake=provider_wake),
             *approval_jobs(settings),
             *case_jobs(settings),
+            *audit_jobs(settings),
         ],
+        lifespan=provider_lifespan(settings),
         openapi_tags=[
             {"name": "registry", "description": "Customers and their subscriptions."},
             {"name": "holds", "description": "Holds, and the suspension they cause."},

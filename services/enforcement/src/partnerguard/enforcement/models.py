@@ -2,7 +2,8 @@
 
 Holds say why a subscription must be suspended; a subscription's ``desired_status`` follows from
 its active holds, and the provider operations make the vendor's side match it. The audit log is
-append-only (a trigger refuses updates and deletes) and hash-chained per partner.
+append-only (a trigger refuses updates and deletes) and hash-chained per partner; entries are
+recorded as pending with the action that caused them and chained shortly after.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    Identity,
     Index,
     Integer,
     MetaData,
@@ -290,3 +292,22 @@ class AuditEntry(Base):
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     prev_hash: Mapped[str] = mapped_column(Text)
     hash: Mapped[str] = mapped_column(Text)
+
+
+class PendingAuditEntry(Base):
+    """An audited action, committed with the action and not chained yet. ``position`` is the
+    order it was recorded in, which its partner's chain keeps."""
+
+    __tablename__ = "audit_pending"
+    __table_args__ = (Index(None, "partner_id", "position"),)
+
+    position: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
+    partner_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), unique=True)
+    actor: Mapped[str] = mapped_column(Text)
+    action: Mapped[str] = mapped_column(Text)
+    subject_type: Mapped[str] = mapped_column(Text)
+    subject_id: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(Text)
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -27,6 +27,13 @@ class EnforcementSettings(ServiceSettings):
     # How often the reconciler reads the vendor's actual status of every held subscription.
     reconcile_interval_seconds: float = 300.0
 
+    # Events handled at once per consumer (those about one customer keep their order); each
+    # holds a database connection while it is handled, so keep it within the pool.
+    event_concurrency: int = Field(default=8, ge=1, le=64)
+
+    # How long an audit entry may wait to be chained (reading the log chains it at once).
+    audit_chain_interval_seconds: float = Field(default=1.0, gt=0)
+
     # Approvals lapse after this unless the policy rule says otherwise.
     approval_ttl_hours: float = 72.0
     # The credit clock's reminders, days before the deadline.

@@ -4,6 +4,10 @@ A message is acknowledged only after its effect has committed. A failing handler
 with backoff (``nak`` with delay) up to ``max_deliver`` times; then the message is written to
 ``dead_letters`` with the error and terminated, and the consumer goes on with the next one.
 A message that cannot be parsed is dead-lettered at once: retrying cannot fix it.
+
+A consumer handles one message at a time unless its spec allows more (``concurrency``): then
+the messages of a batch are handled at once, except that those about one customer of one
+partner keep their order (a hold placed, then released, must not be seen the other way round).
 """
 
 from __future__ import annotations
@@ -128,6 +132,8 @@ class ConsumerSpec:
     ack_wait: float = 30.0
     batch: int = 100
     fetch_timeout: float = 1.0
+    # Messages of a batch handled at once (each holds a database connection meanwhile).
+    concurrency: int = 1
 
     def config(self) -> ConsumerConfig:
         return ConsumerConfig(
@@ -172,8 +178,7 @@ class EventConsumer:
                 log.warning("consumer.fetch_failed", consumer=self.spec.durable, error=repr(exc))
                 await _sleep_unless(stop, 1.0)
                 continue
-            for msg in messages:
-                await self.process(msg)
+            await self._process_batch(messages)
             if messages:
                 CONSUMER_PENDING.labels(self.spec.durable).set(messages[-1].metadata.num_pending)
         await sub.unsubscribe()
@@ -184,6 +189,25 @@ class EventConsumer:
         pending = int(info.num_pending or 0)
         CONSUMER_PENDING.labels(self.spec.durable).set(pending)
         return pending
+
+    async def _process_batch(self, messages: list[Msg]) -> None:
+        if self.spec.concurrency <= 1:
+            for msg in messages:
+                await self.process(msg)
+            return
+        lanes: dict[str, list[Msg]] = {}
+        for msg in messages:
+            lanes.setdefault(ordering_key(msg), []).append(msg)
+        gate = asyncio.Semaphore(self.spec.concurrency)
+
+        async def in_order(lane: list[Msg]) -> None:
+            async with gate:
+                for msg in lane:
+                    await self.process(msg)
+
+        async with asyncio.TaskGroup() as group:
+            for lane in lanes.values():
+                group.create_task(in_order(lane))
 
     async def process(self, msg: Msg) -> None:
         delivered = msg.metadata.num_delivered
@@ -247,6 +271,19 @@ class EventConsumer:
         DEAD_LETTERS.labels(self.spec.durable).inc()
         CONSUMER_HANDLED.labels(self.spec.durable, "dead_lettered").inc()
         await msg.term()
+
+
+def ordering_key(msg: Msg) -> str:
+    """What a message must keep its order within: its partner and customer when it is a
+    CloudEvent about one, its subject otherwise (every message unreadable as one shares a lane,
+    to be dead-lettered in order)."""
+    try:
+        body = json.loads(msg.data)
+    except ValueError:
+        return msg.subject
+    if not isinstance(body, dict):
+        return msg.subject
+    return f"{body.get('partnerid')}/{body.get('customerid') or ''}"
 
 
 def _peek_ids(data: bytes) -> tuple[str | None, str | None]:

@@ -7,7 +7,7 @@ and event handlers; the sweep role (BYPASSRLS) serves jobs that span partners.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 
 from sqlalchemy import text
@@ -20,27 +20,6 @@ from sqlalchemy.ext.asyncio import (
 
 from partnerguard.common.db.rls import PARTNER_SETTING
 from partnerguard.common.settings import ServiceSettings
-
-BeforeCommit = Callable[[AsyncSession], Awaitable[None]]
-_BEFORE_COMMIT = "partnerguard.before_commit"
-
-
-def before_commit(session: AsyncSession, hook: BeforeCommit) -> None:
-    """Run ``hook`` once, last in the session's transaction, just before it commits; never if
-    it rolls back. For work that takes a lock every writer needs (an append to a chain), so
-    the lock is held for the commit alone instead of for the whole unit of work.
-
-    Only the units of work of :class:`Database` run the hooks.
-    """
-    hooks: list[BeforeCommit] = session.info.setdefault(_BEFORE_COMMIT, [])
-    if hook not in hooks:
-        hooks.append(hook)
-
-
-async def _run_before_commit(session: AsyncSession) -> None:
-    while hooks := session.info.pop(_BEFORE_COMMIT, None):
-        for hook in hooks:
-            await hook(session)
 
 
 def make_engine(
@@ -92,8 +71,8 @@ class Database:
             sweep = make_engine(
                 settings.sweep_url(),
                 application_name=f"{settings.service_name}-sweep",
-                pool_size=2,
-                max_overflow=4,
+                pool_size=settings.database_sweep_pool_size,
+                max_overflow=settings.database_sweep_max_overflow,
                 statement_timeout_ms=settings.database_statement_timeout_ms,
             )
         return cls(app, sweep)
@@ -104,21 +83,18 @@ class Database:
         async with self._sessions() as session, session.begin():
             await set_partner(session, partner_id)
             yield session
-            await _run_before_commit(session)
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
         """One transaction with no partner set: tenant tables show no rows. For kernel tables."""
         async with self._sessions() as session, session.begin():
             yield session
-            await _run_before_commit(session)
 
     @asynccontextmanager
     async def sweep_session(self) -> AsyncIterator[AsyncSession]:
         """One transaction as the sweep role, which sees every partner. Jobs only."""
         async with self._sweep_sessions() as session, session.begin():
             yield session
-            await _run_before_commit(session)
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:

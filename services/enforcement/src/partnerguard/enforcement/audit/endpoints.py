@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from partnerguard.common.errors import PROBLEM_RESPONSES
 from partnerguard.common.pagination import MAX_LIMIT
 from partnerguard.common.web.deps import SessionDep
-from partnerguard.enforcement.audit.log import verify
+from partnerguard.enforcement.audit.log import chain_pending, verify
 from partnerguard.enforcement.audit.repository import AuditRepository
 from partnerguard.enforcement.audit.schemas import (
     AuditEntryOut,
@@ -28,7 +28,8 @@ router = APIRouter(prefix="/v1/enforcement", tags=["audit"], responses=PROBLEM_R
     response_model=AuditPage,
     summary="Read the audit log",
     description="Every enforcement action, newest first (by sequence number), optionally of "
-    "one subject (e.g. `subject_type=case&subject_id=<id>`).",
+    "one subject (e.g. `subject_type=case&subject_id=<id>`). Actions committed before the "
+    "request are all there: entries still waiting for the chaining job are chained first.",
 )
 async def list_audit(
     caller: Reader,
@@ -38,6 +39,7 @@ async def list_audit(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Entries per page.")] = 50,
     cursor: Annotated[str | None, Query(max_length=512, description="From `next_cursor`.")] = None,
 ) -> AuditPage:
+    await chain_pending(session, caller.partner_id, limit=None)
     rows = await AuditRepository(session).page(
         caller.partner_id,
         limit=limit,
@@ -74,9 +76,11 @@ async def list_audit(
     summary="Verify the audit log's hash chain",
     description="Recomputes the partner's whole chain: an entry changed, removed or reordered "
     "behind the application's back makes it not intact, with the first broken sequence number. "
-    "Reads only (enforcement:read).",
+    "Entries still waiting for the chaining job are chained first, so the check covers every "
+    "action committed before the request (enforcement:read: this appends, never changes).",
 )
 async def verify_audit(caller: Reader, session: SessionDep) -> VerificationOut:
+    await chain_pending(session, caller.partner_id, limit=None)
     result = await verify(session, caller.partner_id)
     return VerificationOut(
         intact=result.intact,

@@ -9,25 +9,14 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from partnerguard.common.db.engine import before_commit
+from partnerguard.common.db.engine import Database
 from partnerguard.common.ids import new_id
 from partnerguard.enforcement.audit.chain import GENESIS, entry_hash
 from partnerguard.enforcement.audit.repository import AuditRepository
-from partnerguard.enforcement.models import AuditEntry
+from partnerguard.enforcement.models import AuditEntry, PendingAuditEntry
 
-_PENDING = "enforcement.audit.pending"
-
-
-@dataclass(frozen=True)
-class _Draft:
-    partner_id: uuid.UUID
-    actor: str
-    action: str
-    subject_type: str
-    subject_id: str
-    at: datetime
-    reason: str | None
-    evidence: dict[str, Any]
+# Entries appended per transaction: the chain is held for one batch at a time.
+CHAIN_BATCH = 500
 
 
 async def record(
@@ -42,16 +31,17 @@ async def record(
     reason: str | None = None,
     evidence: dict[str, Any] | None = None,
 ) -> None:
-    """Append an entry in the caller's transaction: it exists only if the action commits.
+    """Record an entry in the caller's transaction: it exists only if the action commits.
 
-    Entries are chained at the end of the transaction, just before it commits: the partner's
-    chain is locked for the append and the commit only, not for the whole unit of work, so
-    every writer of the partner (event handlers, the provider's runner, the API) does not wait
-    on the slowest one. Within a transaction they keep the order they were recorded in.
+    It is chained into the partner's log by :func:`chain_pending` soon after (the chaining job;
+    reading the log chains first), not here. Chaining needs the partner's chain to itself;
+    taken by every transaction that records something, that lock would make all of the
+    partner's event handlers, vendor calls and API writes wait on each other, where the
+    chainer takes it once per batch. Entries keep the order they were recorded in.
     """
-    pending: list[_Draft] = session.info.setdefault(_PENDING, [])
-    pending.append(
-        _Draft(
+    session.add(
+        PendingAuditEntry(
+            id=new_id(),
             partner_id=partner_id,
             actor=actor,
             action=action,
@@ -63,37 +53,58 @@ async def record(
             evidence=evidence or {},
         )
     )
-    before_commit(session, _append_pending)
 
 
-async def _append_pending(session: AsyncSession) -> None:
-    drafts: list[_Draft] = session.info.pop(_PENDING, [])
+async def chain_pending(
+    session: AsyncSession, partner_id: uuid.UUID, *, limit: int | None = CHAIN_BATCH
+) -> int:
+    """Append up to ``limit`` (None: all) of the partner's committed pending entries to its
+    chain, in the order recorded; the number appended. Holds the partner's chain until the transaction
+    ends, so chainers (every replica's job, a reader) never interleave."""
     repository = AuditRepository(session)
-    # Chains locked in one order, so two transactions that touch two partners cannot deadlock.
-    for partner_id in sorted({d.partner_id for d in drafts}):
-        await repository.lock_chain(partner_id)
-        last = await repository.last(partner_id)
-        seq, prev_hash = (last.seq, last.hash) if last else (0, GENESIS)
-        for draft in (d for d in drafts if d.partner_id == partner_id):
-            seq += 1
-            entry = _chained(draft, seq, prev_hash)
-            session.add(entry)
-            prev_hash = entry.hash
+    await repository.lock_chain(partner_id)
+    pending = await repository.pending(partner_id, limit)
+    if not pending:
+        return 0
+    last = await repository.last(partner_id)
+    seq, prev_hash = (last.seq, last.hash) if last else (0, GENESIS)
+    for entry in pending:
+        seq += 1
+        chained = _chained(entry, seq, prev_hash)
+        session.add(chained)
+        prev_hash = chained.hash
+    await repository.forget_pending([entry.position for entry in pending])
     await session.flush()
+    return len(pending)
 
 
-def _chained(draft: _Draft, seq: int, prev_hash: str) -> AuditEntry:
+async def chain_everything(db: Database, *, limit: int = CHAIN_BATCH) -> int:
+    """Chain every partner's pending entries (the chaining job); the number appended."""
+    async with db.sweep_session() as session:
+        partners = await AuditRepository(session).partners_with_pending()
+    appended = 0
+    for partner_id in partners:
+        while True:
+            async with db.sweep_session() as session:
+                count = await chain_pending(session, partner_id, limit=limit)
+            appended += count
+            if count < limit:
+                break
+    return appended
+
+
+def _chained(pending: PendingAuditEntry, seq: int, prev_hash: str) -> AuditEntry:
     entry = AuditEntry(
-        partner_id=draft.partner_id,
+        partner_id=pending.partner_id,
         seq=seq,
-        id=new_id(),
-        actor=draft.actor,
-        action=draft.action,
-        subject_type=draft.subject_type,
-        subject_id=draft.subject_id,
-        reason=draft.reason,
-        evidence=draft.evidence,
-        at=draft.at,
+        id=pending.id,
+        actor=pending.actor,
+        action=pending.action,
+        subject_type=pending.subject_type,
+        subject_id=pending.subject_id,
+        reason=pending.reason,
+        evidence=pending.evidence,
+        at=pending.at,
         prev_hash=prev_hash,
     )
     entry.hash = _hash_of(entry)

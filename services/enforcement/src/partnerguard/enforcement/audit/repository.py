@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from partnerguard.common.db.repository import Repository
-from partnerguard.enforcement.models import AuditEntry
+from partnerguard.enforcement.models import AuditEntry, PendingAuditEntry
 
 
 class AuditRepository(Repository[AuditEntry]):
@@ -18,6 +18,32 @@ class AuditRepository(Repository[AuditEntry]):
         """Serialise appends to one partner's chain until the transaction ends."""
         key = func.hashtextextended(f"audit:{partner_id}", 0)
         await self.session.execute(select(func.pg_advisory_xact_lock(key)))
+
+    async def pending(
+        self, partner_id: uuid.UUID, limit: int | None
+    ) -> Sequence[PendingAuditEntry]:
+        """The partner's oldest ``limit`` (None: all) entries waiting to be chained, in
+        recorded order."""
+        statement = (
+            select(PendingAuditEntry)
+            .where(PendingAuditEntry.partner_id == partner_id)
+            .order_by(PendingAuditEntry.position)
+            .limit(limit)
+        )
+        return (await self.session.scalars(statement)).all()
+
+    async def forget_pending(self, positions: Sequence[int]) -> None:
+        """Remove pending entries once chained (in the transaction that chains them)."""
+        await self.session.execute(
+            delete(PendingAuditEntry)
+            .where(PendingAuditEntry.position.in_(positions))
+            .execution_options(synchronize_session=False)
+        )
+
+    async def partners_with_pending(self) -> list[uuid.UUID]:
+        """Every partner with entries waiting to be chained (as the sweep role)."""
+        statement = select(PendingAuditEntry.partner_id).distinct()
+        return list((await self.session.scalars(statement)).all())
 
     async def last(self, partner_id: uuid.UUID) -> AuditEntry | None:
         statement = self.select_for_partner(partner_id).order_by(AuditEntry.seq.desc()).limit(1)

@@ -27,7 +27,8 @@ from partnerguard.enforcement.audit.log import record
 from partnerguard.enforcement.events import tell
 from partnerguard.enforcement.holds.repository import HoldRepository
 from partnerguard.enforcement.holds.status import Cover, DesiredStatus, HoldStatus, Wanted, changes
-from partnerguard.enforcement.models import Hold
+from partnerguard.enforcement.models import Hold, Subscription
+from partnerguard.enforcement.provider.operations import plan_operation
 from partnerguard.enforcement.registry.repository import SubscriptionRepository
 from partnerguard.enforcement.registry.service import lock_customer
 
@@ -114,9 +115,10 @@ async def place_hold(
             "subscription_id": str(subscription_id) if subscription_id else None,
             "reason": reason.value,
             "source_event_id": str(source_event_id) if source_event_id else None,
-            "desired_status_changed": changed,
+            "desired_status_changed": _statuses(changed),
         },
     )
+    await _plan(session, changed, now)
     log.info(
         "hold.placed",
         partner_id=str(partner_id),
@@ -267,7 +269,7 @@ async def _release(
                 "subscription_id": str(hold.subscription_id) if hold.subscription_id else None,
                 "reason": hold.reason,
                 "active_holds_remaining": remaining,
-                "desired_status_changed": changed,
+                "desired_status_changed": _statuses(changed),
             },
         )
         log.info(
@@ -278,28 +280,42 @@ async def _release(
             reason=hold.reason,
             remaining=remaining,
         )
+    await _plan(session, changed, now)
 
 
 async def _recompute(
     session: AsyncSession, partner_id: uuid.UUID, customer_id: uuid.UUID
-) -> dict[str, str]:
+) -> Sequence[Subscription]:
     """Bring the desired status of the customer's subscriptions in line with its active holds
-    (one read of each, one update per new status); the vendor subscription ids changed, and
-    to what."""
+    (one read of each, one update per new status); the subscriptions changed, as they now are
+    (locked by the update)."""
     subscriptions = SubscriptionRepository(session)
     rows = await subscriptions.of_customer(partner_id, customer_id)
     if not rows:
-        return {}
+        return []
     holds = await HoldRepository(session).active_of_customer(partner_id, customer_id)
     wanted = changes(
         [Wanted(s.id, s.customer_id, s.subscription_id, s.desired_status) for s in rows],
         [Cover(h.customer_id, h.subscription_id, h.status == HoldStatus.ACTIVE) for h in holds],
     )
+    changed: list[Subscription] = []
     for status in DesiredStatus:
-        await subscriptions.want(
+        changed += await subscriptions.want(
             partner_id, [key for key, to in wanted.items() if to is status], status.value
         )
-    return {str(s.subscription_id): wanted[s.id].value for s in rows if s.id in wanted}
+    return changed
+
+
+def _statuses(changed: Sequence[Subscription]) -> dict[str, str]:
+    """The vendor subscription ids changed, and to what (the audit's evidence)."""
+    return {str(s.subscription_id): s.desired_status for s in changed}
+
+
+async def _plan(session: AsyncSession, changed: Sequence[Subscription], now: datetime) -> None:
+    """Plan the vendor change of each changed subscription in this transaction, so the runner
+    finds it due as soon as the change commits (its own planning is the backstop)."""
+    for subscription in changed:
+        await plan_operation(session, subscription, now)
 
 
 def _target(hold: Hold) -> HoldTarget:

@@ -68,7 +68,13 @@ def _consumer(
     for model in models:
         handlers.on(model)(on_event)
     return Consumer(
-        ConsumerSpec(durable=DURABLE, stream=stream, subjects=handlers.subjects()), handlers
+        ConsumerSpec(
+            durable=DURABLE,
+            stream=stream,
+            subjects=handlers.subjects(),
+            concurrency=settings.event_concurrency,
+        ),
+        handlers,
     )
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
 
 import structlog
@@ -22,6 +22,8 @@ log = structlog.get_logger()
 
 RUNNER_JOB = "provider-operations"
 RECONCILE_JOB = "provider-reconcile"
+# Where the process's vendor adapter is kept (runtime.extras) while it runs.
+VENDOR = "vendor_adapter"
 # Calls one change may make: a read when no ETag is known, the change, and one re-read and
 # retry after a stale ETag.
 _CALLS_PER_CHANGE = 4
@@ -43,13 +45,13 @@ def retry_policy(settings: EnforcementSettings) -> RetryPolicy:
 
 
 @asynccontextmanager
-async def vendor_adapter(
-    settings: EnforcementSettings, local: LocalAdapter | None = None
-) -> AsyncIterator[VendorAdapter]:
-    """The vendor's partner API when ``provider_url`` is set, else ``local``; an HTTP client is
-    opened for the caller's work and closed after it."""
+async def vendor_adapter(settings: EnforcementSettings) -> AsyncIterator[VendorAdapter]:
+    """The vendor's partner API when ``provider_url`` is set, else the local adapter; its HTTP
+    client (and the connections it keeps alive) lasts as long as the context."""
     if settings.provider_url is None:
-        yield local or LocalAdapter()
+        if settings.environment != "dev":
+            log.warning("provider.local_adapter_in_use", environment=settings.environment)
+        yield LocalAdapter()
         return
     async with new_http_client("enforcement") as http:
         yield HttpVendorAdapter(
@@ -60,38 +62,55 @@ async def vendor_adapter(
         )
 
 
+def provider_lifespan(
+    settings: EnforcementSettings,
+) -> Callable[[Runtime], AbstractAsyncContextManager[None]]:
+    """Opens the process's vendor adapter once, for every run of the provider's jobs."""
+
+    @asynccontextmanager
+    async def open_adapter(runtime: Runtime) -> AsyncIterator[None]:
+        async with vendor_adapter(settings) as adapter:
+            runtime.extras[VENDOR] = adapter
+            try:
+                yield
+            finally:
+                del runtime.extras[VENDOR]
+
+    return open_adapter
+
+
 def provider_jobs(
     settings: EnforcementSettings, wake: asyncio.Event | None = None
 ) -> list[PeriodicJob]:
     """The operation runner (on every replica at once: they share the due operations) and,
     with a vendor API configured, the reconciler (one replica at a time). The local adapter
     has no vendor state to read back, so it gets no reconciler. Setting ``wake`` runs the
-    runner at once (this process's event handlers do after a hold changed a subscription)."""
-    local = LocalAdapter() if settings.provider_url is None else None
-    if local is not None and settings.environment != "dev":
-        log.warning("provider.local_adapter_in_use", environment=settings.environment)
+    runner at once (this process's event handlers do after a hold changed a subscription).
+    Both use the adapter :func:`provider_lifespan` opened."""
     lease = lease_seconds(settings)
 
     async def run_operations(runtime: Runtime) -> None:
-        async with vendor_adapter(settings, local) as adapter:
-            while not runtime.draining:
-                attempted = await run_due_operations(
-                    runtime.db,
-                    adapter,
-                    datetime.now(UTC),
-                    batch=settings.provider_batch_size,
-                    max_attempts=settings.provider_max_attempts,
-                    retry_seconds=settings.provider_retry_seconds,
-                    lease_seconds=lease,
-                )
-                if attempted < settings.provider_batch_size:
-                    return  # nothing more due now (or the rest is another runner's)
+        adapter: VendorAdapter = runtime.extras[VENDOR]
+        while not runtime.draining:
+            attempted = await run_due_operations(
+                runtime.db,
+                adapter,
+                datetime.now(UTC),
+                batch=settings.provider_batch_size,
+                max_attempts=settings.provider_max_attempts,
+                retry_seconds=settings.provider_retry_seconds,
+                lease_seconds=lease,
+            )
+            if attempted < settings.provider_batch_size:
+                return  # nothing more due now (or the rest is another runner's)
 
     async def reconcile_subscriptions(runtime: Runtime) -> None:
-        async with vendor_adapter(settings, local) as adapter:
-            await reconcile(
-                runtime.db, adapter, datetime.now(UTC), limit=settings.provider_batch_size
-            )
+        await reconcile(
+            runtime.db,
+            runtime.extras[VENDOR],
+            datetime.now(UTC),
+            limit=settings.provider_batch_size,
+        )
 
     jobs = [
         PeriodicJob(
@@ -102,7 +121,7 @@ def provider_jobs(
             wake=wake,
         )
     ]
-    if local is None:
+    if settings.provider_url is not None:
         jobs.append(
             PeriodicJob(
                 RECONCILE_JOB,

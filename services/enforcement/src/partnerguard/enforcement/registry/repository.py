@@ -94,11 +94,14 @@ class SubscriptionRepository(Repository[Subscription]):
         )
         return await self.list(statement.order_by(Subscription.id))
 
-    async def want(self, partner_id: uuid.UUID, ids: Sequence[uuid.UUID], desired: str) -> None:
+    async def want(
+        self, partner_id: uuid.UUID, ids: Sequence[uuid.UUID], desired: str
+    ) -> Sequence[Subscription]:
         """Set the desired status of the rows ``ids`` in one statement, bumping the revision of
-        each row it changes (the provider work acts on one revision)."""
+        each row it changes (the provider work acts on one revision); the rows changed, as
+        they now are."""
         if not ids:
-            return
+            return []
         statement = (
             update(Subscription)
             .where(
@@ -111,9 +114,10 @@ class SubscriptionRepository(Repository[Subscription]):
                 revision=Subscription.revision + 1,
                 updated_at=func.now(),
             )
-            .execution_options(synchronize_session="fetch")
+            .returning(Subscription)
+            .execution_options(synchronize_session="fetch", populate_existing=True)
         )
-        await self.session.execute(statement)
+        return (await self.session.scalars(statement)).all()
 
     async def page(
         self,
