@@ -19,6 +19,8 @@ from sqlalchemy import select
 
 from partnerguard.common.adapters.http import RetryPolicy
 from partnerguard.common.db.engine import Database
+from partnerguard.common.events.types.enforcement import HoldReason
+from partnerguard.enforcement.holds import service as holds
 from partnerguard.enforcement.models import (
     AuditEntry,
     Customer,
@@ -758,6 +760,37 @@ async def test_the_local_adapter_is_the_default(
     row = await subscription_row(enforcement.db, seeded)
     assert (row.status, row.etag) == ("suspended", '"local-1"')
     assert len(await enforcement.events(partner_id, "enforcement.subscription.suspended")) == 1
+
+
+async def test_a_runner_woken_again_within_its_interval_only_carries_out(
+    enforcement: RunningEnforcement, partner_id: uuid.UUID
+) -> None:
+    """Holds plan their own operations; the runner's planning (the backstop) runs once per
+    interval however often it is woken."""
+    settings = enforcement.settings.model_copy(update={"provider_interval_seconds": 3600.0})
+    (runner,) = provider_jobs(settings)
+    first = await seed(enforcement.db, partner_id, None)
+    await place_hold(enforcement.db, first)  # wanted suspended, with no operation planned
+    await runner.run(enforcement.runtime)
+    assert (await subscription_row(enforcement.db, first)).status == "suspended"
+
+    unplanned = await seed(enforcement.db, partner_id, None)
+    await place_hold(enforcement.db, unplanned)
+    planned = await seed(enforcement.db, partner_id, None)
+    async with enforcement.db.tenant_session(partner_id) as session:
+        await holds.place_hold(
+            session,
+            partner_id,
+            customer_id=planned.customer_id,
+            subscription_id=None,
+            reason=HoldReason.FRAUD,
+            actor="test",
+            now=datetime.now(UTC),
+        )
+    await runner.run(enforcement.runtime)
+
+    assert (await subscription_row(enforcement.db, planned)).status == "suspended"
+    assert await operations_of(enforcement.db, unplanned) == []
 
 
 async def test_the_jobs_use_the_vendor_api_when_it_is_configured(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import math
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
@@ -89,7 +91,16 @@ def provider_jobs(
     Both use the adapter :func:`provider_lifespan` opened."""
     lease = lease_seconds(settings)
 
+    planned_at = -math.inf
+
     async def run_operations(runtime: Runtime) -> None:
+        # Holds plan their operations themselves; the runner's own planning (a backstop for
+        # drift and anything a hold did not plan) need not run at every wake-up, only once per
+        # interval, which keeps a busy runner from scanning subscriptions many times a second.
+        nonlocal planned_at
+        plan = time.monotonic() - planned_at >= settings.provider_interval_seconds
+        if plan:
+            planned_at = time.monotonic()
         adapter: VendorAdapter = runtime.extras[VENDOR]
         while not runtime.draining:
             attempted = await run_due_operations(
@@ -100,6 +111,7 @@ def provider_jobs(
                 max_attempts=settings.provider_max_attempts,
                 retry_seconds=settings.provider_retry_seconds,
                 lease_seconds=lease,
+                plan=plan,
             )
             if attempted < settings.provider_batch_size:
                 return  # nothing more due now (or the rest is another runner's)

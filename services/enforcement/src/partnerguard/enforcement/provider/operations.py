@@ -236,12 +236,14 @@ async def run_due_operations(
     max_attempts: int,
     retry_seconds: float,
     lease_seconds: float = 300.0,
+    plan: bool = True,
 ) -> int:
-    """Create the operations wanted, then carry out up to ``batch`` due ones through
-    ``adapter``; the number attempted. A transient failure waits ``retry_seconds`` doubled per
+    """Create the operations wanted (unless not ``plan``), then carry out up to ``batch`` due
+    ones through ``adapter``; the number attempted. A transient failure waits ``retry_seconds`` doubled per
     attempt (at most an hour) and gives up after ``max_attempts``; a refusal fails at once.
     ``lease_seconds`` must exceed the longest an adapter call can take."""
-    await create_operations(db, now, batch=batch)
+    if plan:
+        await create_operations(db, now, batch=batch)
     async with db.sweep_session() as session:
         claimed = await ProviderRepository(session).claim_due(
             now, batch, now + timedelta(seconds=lease_seconds)
