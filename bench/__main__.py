@@ -1,12 +1,11 @@
-"""``make bench``: run every benchmark, print a table, write ``bench/results/<name>.json``."""
+"""``make bench``: run every benchmark (or those named), write ``bench/results/<name>.json``,
+then the report over every benchmark's last results (``bench/report.md``, see ``bench.report``)."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import json
-import os
-import platform
 import sys
 from pathlib import Path
 
@@ -18,6 +17,8 @@ from bench import (
     onboarding_decisions,
     usage_ingest,
 )
+from bench.machine import describe_machine
+from bench.report import write_report
 
 BENCHMARKS = {
     "kernel_events": kernel_events.run,
@@ -35,21 +36,27 @@ def main(argv: list[str] | None = None) -> int:
         "names", nargs="*", help=f"benchmarks to run (default all): {list(BENCHMARKS)}"
     )
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    parser.add_argument(
+        "--report", type=Path, default=Path(__file__).parent, help="where report.md goes"
+    )
     args = parser.parse_args(argv)
     unknown = set(args.names) - set(BENCHMARKS)
     if unknown:
         parser.error(f"unknown benchmarks: {sorted(unknown)}")
     args.out.mkdir(parents=True, exist_ok=True)
-    machine = {
-        "python": sys.version.split()[0],
-        "platform": platform.platform(),
-        "cpus": len(os.sched_getaffinity(0)),
-    }
-    for name in args.names or list(BENCHMARKS):
-        result = asyncio.run(BENCHMARKS[name]())
-        result["machine"] = machine
-        (args.out / f"{name}.json").write_text(json.dumps(result, indent=2, sort_keys=True))
-        sys.stdout.write(f"\n== {name} ==\n{json.dumps(result['figures'], indent=2)}\n")
+    ran: list[str] = []
+    try:
+        for name in args.names or list(BENCHMARKS):
+            result = asyncio.run(BENCHMARKS[name]())
+            result["machine"] = describe_machine()
+            result["measured_at"] = result["machine"]["date"]
+            (args.out / f"{name}.json").write_text(json.dumps(result, indent=2, sort_keys=True))
+            ran.append(name)
+            sys.stdout.write(f"\n== {name} ==\n{json.dumps(result['figures'], indent=2)}\n")
+    finally:
+        # Also after a benchmark failed: the report then shows what the others measured.
+        write_report(args.out, args.report, ran=ran)
+        sys.stdout.write(f"\nreport: {args.report / 'report.md'}\n")
     return 0
 
 

@@ -14,6 +14,9 @@ verification, revocation and scope checks, rate limiting and the proxy hop.
 - CPU: the gateway's and the upstream's own CPU time per request during the load runs (from
   ``/proc``), which does not depend on how the scheduler shares the CPUs.
 
+Each round runs both; the figures are medians over ``ROUNDS`` rounds (errors are summed), each
+ratio and added latency taken within a round.
+
 The load generator, the gateway, the upstream, PostgreSQL and NATS all share this machine's
 CPUs, so absolute figures are lower than on separate hosts; the ratio is what to read. The load
 generator speaks HTTP/1.1 over plain sockets, one kept-alive connection per worker: a
@@ -26,11 +29,13 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
@@ -39,6 +44,7 @@ import httpx
 
 from bench.kernel_events import percentile
 from bench.rawhttp import encode_request, read_response
+from bench.samples import Point, joined, latency_sample, rate_series
 from partnerguard.cli.embedded import EmbeddedNats, EmbeddedPostgres, free_port
 from partnerguard.common.db.engine import Database, make_engine
 from partnerguard.common.migrations import upgrade
@@ -51,9 +57,10 @@ from partnerguard.gateway.spec import SPEC
 
 PATH = "/v1/onboarding/ping"
 CONCURRENCY = 16
-WARMUP = 2.0
-DURATION = 10.0
-UNLOADED_DURATION = 5.0
+WARMUP = float(os.environ.get("BENCH_GATEWAY_WARMUP", "2"))
+DURATION = float(os.environ.get("BENCH_GATEWAY_SECONDS", "10"))
+UNLOADED_DURATION = float(os.environ.get("BENCH_GATEWAY_UNLOADED_SECONDS", "5"))
+ROUNDS = int(os.environ.get("BENCH_GATEWAY_ROUNDS", "3"))
 MIN_RATIO = 0.7
 MAX_ADDED_P50_MS = 2.0
 REPO = Path(__file__).resolve().parent.parent
@@ -147,47 +154,94 @@ async def _measure(
 
     servers = {"upstream": processes[0].pid, "gateway": processes[1].pid}
     bases = {"direct": upstream_url, "gateway": gateway_url}
-    loaded = await _compare(bases, headers, CONCURRENCY, DURATION, servers)
-    unloaded = await _compare(bases, headers, 1, UNLOADED_DURATION, servers)
-    direct, gateway = loaded["direct"], loaded["gateway"]
-    ratio = gateway["rps"] / direct["rps"]
-    added_p50 = gateway["p50_ms"] - direct["p50_ms"]
-    added_p99 = gateway["p99_ms"] - direct["p99_ms"]
-    unloaded_added_p50 = unloaded["gateway"]["p50_ms"] - unloaded["direct"]["p50_ms"]
-    unloaded_added_p99 = unloaded["gateway"]["p99_ms"] - unloaded["direct"]["p99_ms"]
-    throughput_ok = ratio >= MIN_RATIO
-    latency_ok = added_p50 <= MAX_ADDED_P50_MS
-    _print_table(loaded, unloaded, ratio, added_p50, added_p99, throughput_ok, latency_ok)
+    rounds: list[dict[str, Any]] = []
+    runs: dict[str, list[dict[str, dict[str, Any]]]] = {"loaded": [], "unloaded": []}
+    latencies: dict[str, list[float]] = {}
+    stretches: dict[str, list[list[Point]]] = {}
+    origin = time.perf_counter()
+    for _ in range(ROUNDS):
+        loaded = await _compare(bases, headers, CONCURRENCY, DURATION, servers)
+        unloaded = await _compare(bases, headers, 1, UNLOADED_DURATION, servers)
+        for label, runs_of in (("", loaded), (" (1 worker)", unloaded)):
+            for target, run in runs_of.items():
+                latencies.setdefault(target + label, []).extend(run.latencies)
+                stretches.setdefault(target + label, []).extend(
+                    rate_series(done, start, end, origin=origin, points=20)
+                    for done, start, end in run.completions
+                )
+        runs["loaded"].append({target: run.figures for target, run in loaded.items()})
+        runs["unloaded"].append({target: run.figures for target, run in unloaded.items()})
+        rounds.append(_round_figures(runs["loaded"][-1], runs["unloaded"][-1]))
+        _print_table(runs["loaded"][-1], runs["unloaded"][-1], rounds[-1])
+    figures: dict[str, Any] = {
+        key: round(statistics.median(r[key] for r in rounds), 3) for key in rounds[0]
+    }
+    for key in ("direct_errors", "gateway_errors"):
+        figures[key] = sum(r[key] for r in rounds)
+    throughput_ok = figures["throughput_ratio"] >= MIN_RATIO
+    latency_ok = figures["added_p50_ms"] <= MAX_ADDED_P50_MS
+    sys.stdout.write(
+        f"median of {ROUNDS} rounds: throughput ratio {figures['throughput_ratio']:.3f} "
+        f"(target >= {MIN_RATIO}): {_VERDICT[throughput_ok]}, added p50 "
+        f"{figures['added_p50_ms']:.2f} ms (target <= {MAX_ADDED_P50_MS} ms): "
+        f"{_VERDICT[latency_ok]}\n"
+    )
     return {
         "description": __doc__,
         "figures": {
             "concurrency": CONCURRENCY,
             "duration_s": DURATION,
-            "direct_rps": round(direct["rps"]),
-            "gateway_rps": round(gateway["rps"]),
-            "throughput_ratio": round(ratio, 3),
-            "direct_p50_ms": round(direct["p50_ms"], 2),
-            "direct_p99_ms": round(direct["p99_ms"], 2),
-            "gateway_p50_ms": round(gateway["p50_ms"], 2),
-            "gateway_p99_ms": round(gateway["p99_ms"], 2),
-            "added_p50_ms": round(added_p50, 2),
-            "added_p99_ms": round(added_p99, 2),
-            "direct_errors": direct["errors"],
-            "gateway_errors": gateway["errors"],
-            "unloaded_direct_p50_ms": round(unloaded["direct"]["p50_ms"], 2),
-            "unloaded_gateway_p50_ms": round(unloaded["gateway"]["p50_ms"], 2),
-            "unloaded_added_p50_ms": round(unloaded_added_p50, 2),
-            "unloaded_added_p99_ms": round(unloaded_added_p99, 2),
-            "direct_upstream_cpu_ms_per_request": direct["cpu_ms_per_request"]["upstream"],
-            "gateway_upstream_cpu_ms_per_request": gateway["cpu_ms_per_request"]["upstream"],
-            "gateway_cpu_ms_per_request": gateway["cpu_ms_per_request"]["gateway"],
+            **figures,
             "target_throughput_ratio_min": MIN_RATIO,
             "target_added_p50_ms_max": MAX_ADDED_P50_MS,
-            "throughput_target": "PASS" if throughput_ok else "FAIL",
-            "added_p50_target": "PASS" if latency_ok else "FAIL",
+            "throughput_target": _VERDICT[throughput_ok],
+            "added_p50_target": _VERDICT[latency_ok],
             "shared_cpus": len(os.sched_getaffinity(0)),
+            "rounds": rounds,
         },
-        "runs": {"loaded": loaded, "unloaded": unloaded},
+        "runs": runs,
+        "samples": {
+            "latency_ms": {name: latency_sample(values) for name, values in latencies.items()},
+            "throughput": {
+                "unit": "requests/s",
+                "x": "s since the first round began",
+                "series": {name: joined(parts) for name, parts in stretches.items()},
+            },
+        },
+    }
+
+
+_VERDICT = {True: "PASS", False: "FAIL"}
+
+
+def _round_figures(
+    loaded: dict[str, dict[str, Any]], unloaded: dict[str, dict[str, Any]]
+) -> dict[str, Any]:
+    """The figures of one round: both paths, and the gateway's cost measured within it."""
+    direct, gateway = loaded["direct"], loaded["gateway"]
+    return {
+        "direct_rps": round(direct["rps"]),
+        "gateway_rps": round(gateway["rps"]),
+        "throughput_ratio": round(gateway["rps"] / direct["rps"], 3),
+        "direct_p50_ms": round(direct["p50_ms"], 2),
+        "direct_p99_ms": round(direct["p99_ms"], 2),
+        "gateway_p50_ms": round(gateway["p50_ms"], 2),
+        "gateway_p99_ms": round(gateway["p99_ms"], 2),
+        "added_p50_ms": round(gateway["p50_ms"] - direct["p50_ms"], 2),
+        "added_p99_ms": round(gateway["p99_ms"] - direct["p99_ms"], 2),
+        "direct_errors": direct["errors"],
+        "gateway_errors": gateway["errors"],
+        "unloaded_direct_p50_ms": round(unloaded["direct"]["p50_ms"], 2),
+        "unloaded_gateway_p50_ms": round(unloaded["gateway"]["p50_ms"], 2),
+        "unloaded_added_p50_ms": round(
+            unloaded["gateway"]["p50_ms"] - unloaded["direct"]["p50_ms"], 2
+        ),
+        "unloaded_added_p99_ms": round(
+            unloaded["gateway"]["p99_ms"] - unloaded["direct"]["p99_ms"], 2
+        ),
+        "direct_upstream_cpu_ms_per_request": direct["cpu_ms_per_request"]["upstream"],
+        "gateway_upstream_cpu_ms_per_request": gateway["cpu_ms_per_request"]["upstream"],
+        "gateway_cpu_ms_per_request": gateway["cpu_ms_per_request"]["gateway"],
     }
 
 
@@ -247,18 +301,37 @@ async def _wait_for_route(http: httpx.AsyncClient) -> None:
     raise RuntimeError(f"the gateway never listed {PATH} in /openapi.json")
 
 
+@dataclass
+class _Drive:
+    """One closed-loop run: latencies (ms) and completion times of the answered requests."""
+
+    started: float
+    latencies: list[float] = field(default_factory=list)
+    completed_at: list[float] = field(default_factory=list)
+    errors: int = 0
+    elapsed: float = 0.0
+
+
+@dataclass
+class _Target:
+    """One target's halves of a comparison: its figures and its raw samples."""
+
+    figures: dict[str, Any]
+    latencies: list[float]
+    # Each half's completion times and when it began and ended (perf_counter seconds).
+    completions: list[tuple[list[float], float, float]]
+
+
 async def _compare(
     bases: dict[str, str],
     headers: dict[str, str],
     concurrency: int,
     duration: float,
     servers: dict[str, int],
-) -> dict[str, dict[str, Any]]:
+) -> dict[str, _Target]:
     """Each target measured in two halves, in the order A B B A, so neither gains from going
     second (warmer processes, a quieter machine) and both see the same conditions."""
-    halves: dict[str, list[tuple[list[float], int, float, dict[str, float]]]] = {
-        target: [] for target in bases
-    }
+    halves: dict[str, list[tuple[_Drive, dict[str, float]]]] = {target: [] for target in bases}
     order = [*bases, *reversed(bases)]
     for target in order:
         halves[target].append(
@@ -266,20 +339,28 @@ async def _compare(
         )
     results = {}
     for target, runs in halves.items():
-        latencies = [latency for run in runs for latency in run[0]]
-        elapsed = sum(run[2] for run in runs)
-        results[target] = {
-            "requests": len(latencies),
-            "errors": sum(run[1] for run in runs),
-            "elapsed_s": round(elapsed, 3),
-            "rps": len(latencies) / elapsed,
-            "p50_ms": percentile(latencies, 0.50),
-            "p99_ms": percentile(latencies, 0.99),
-            "cpu_ms_per_request": {
-                name: round(sum(run[3][name] for run in runs) * 1000 / max(1, len(latencies)), 3)
-                for name in servers
+        latencies = [latency for run, _ in runs for latency in run.latencies]
+        elapsed = sum(run.elapsed for run, _ in runs)
+        results[target] = _Target(
+            figures={
+                "requests": len(latencies),
+                "errors": sum(run.errors for run, _ in runs),
+                "elapsed_s": round(elapsed, 3),
+                "rps": len(latencies) / elapsed,
+                "p50_ms": percentile(latencies, 0.50),
+                "p99_ms": percentile(latencies, 0.99),
+                "cpu_ms_per_request": {
+                    name: round(
+                        sum(cpu[name] for _, cpu in runs) * 1000 / max(1, len(latencies)), 3
+                    )
+                    for name in servers
+                },
             },
-        }
+            latencies=latencies,
+            completions=[
+                (run.completed_at, run.started, run.started + run.elapsed) for run, _ in runs
+            ],
+        )
     return results
 
 
@@ -289,29 +370,24 @@ async def _load(
     concurrency: int,
     duration: float,
     servers: dict[str, int],
-) -> tuple[list[float], int, float, dict[str, float]]:
+) -> tuple[_Drive, dict[str, float]]:
     """Closed loop after a warm-up: each worker sends its next request when the last one is
-    answered. Latencies, errors, elapsed seconds and each server's CPU seconds meanwhile."""
+    answered. The run, and each server's CPU seconds meanwhile."""
     authority = base.removeprefix("http://")
     request = encode_request("GET", PATH, authority, headers)
     await _drive(authority, request, concurrency, WARMUP)
     cpu_before = {name: _cpu_seconds(pid) for name, pid in servers.items()}
-    latencies, errors, elapsed = await _drive(authority, request, concurrency, duration)
+    run = await _drive(authority, request, concurrency, duration)
     cpu = {name: _cpu_seconds(pid) - cpu_before[name] for name, pid in servers.items()}
-    return latencies, errors, elapsed, cpu
+    return run, cpu
 
 
-async def _drive(
-    authority: str, request: bytes, concurrency: int, duration: float
-) -> tuple[list[float], int, float]:
-    latencies: list[float] = []
-    errors = 0
+async def _drive(authority: str, request: bytes, concurrency: int, duration: float) -> _Drive:
     host, port = authority.rsplit(":", 1)
-    started = time.perf_counter()
-    deadline = started + duration
+    run = _Drive(started=time.perf_counter())
+    deadline = run.started + duration
 
     async def worker() -> None:
-        nonlocal errors
         while time.perf_counter() < deadline:
             reader, writer = await asyncio.open_connection(host, int(port))
             try:
@@ -320,18 +396,21 @@ async def _drive(
                     writer.write(request)
                     status, keep_alive, _ = await read_response(reader)
                     if status == 200:
-                        latencies.append((time.perf_counter() - sent) * 1000)
+                        done = time.perf_counter()
+                        run.latencies.append((done - sent) * 1000)
+                        run.completed_at.append(done)
                     else:
-                        errors += 1
+                        run.errors += 1
                     if not keep_alive:
                         break
             except (OSError, asyncio.IncompleteReadError, ValueError):
-                errors += 1
+                run.errors += 1
             finally:
                 writer.close()
 
     await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return latencies, errors, time.perf_counter() - started
+    run.elapsed = time.perf_counter() - run.started
+    return run
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -345,13 +424,7 @@ def _cpu_seconds(pid: int) -> float:
 
 
 def _print_table(
-    loaded: dict[str, dict[str, Any]],
-    unloaded: dict[str, dict[str, Any]],
-    ratio: float,
-    added_p50: float,
-    added_p99: float,
-    throughput_ok: bool,
-    latency_ok: bool,
+    loaded: dict[str, dict[str, Any]], unloaded: dict[str, dict[str, Any]], figures: dict[str, Any]
 ) -> None:
     cpus = len(os.sched_getaffinity(0))
     lines = [
@@ -368,16 +441,17 @@ def _print_table(
                 f"{target + label:<18}{r['rps']:>10.0f}{r['p50_ms']:>10.2f}"
                 f"{r['p99_ms']:>10.2f}{r['errors']:>8}"
             )
-    verdict = {True: "PASS", False: "FAIL"}
+    ratio, added_p50 = figures["throughput_ratio"], figures["added_p50_ms"]
     lines += [
-        f"throughput ratio {ratio:.3f} (target >= {MIN_RATIO}): {verdict[throughput_ok]}",
-        f"added p50 {added_p50:.2f} ms (target <= {MAX_ADDED_P50_MS} ms): {verdict[latency_ok]}",
-        f"added p99 {added_p99:.2f} ms",
+        f"throughput ratio {ratio:.3f} (target >= {MIN_RATIO}): {_VERDICT[ratio >= MIN_RATIO]}",
+        f"added p50 {added_p50:.2f} ms (target <= {MAX_ADDED_P50_MS} ms): "
+        f"{_VERDICT[added_p50 <= MAX_ADDED_P50_MS]}",
+        f"added p99 {figures['added_p99_ms']:.2f} ms",
         "CPU ms per request under load: upstream {:.3f} (direct) / {:.3f} (via gateway), "
         "gateway {:.3f}".format(
-            loaded["direct"]["cpu_ms_per_request"]["upstream"],
-            loaded["gateway"]["cpu_ms_per_request"]["upstream"],
-            loaded["gateway"]["cpu_ms_per_request"]["gateway"],
+            figures["direct_upstream_cpu_ms_per_request"],
+            figures["gateway_upstream_cpu_ms_per_request"],
+            figures["gateway_cpu_ms_per_request"],
         ),
     ]
     sys.stdout.write("\n".join(lines) + "\n")

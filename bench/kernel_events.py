@@ -4,11 +4,14 @@
 - relay: draining a backlog of committed outbox events to JetStream (ratio to the baseline);
 - latency: events committed one per transaction at a steady rate, from commit to the
   consumer's handler, through relay, stream and inbox (p50/p99).
+
+Each round measures all three; the figures are medians over ``REPEATS`` rounds.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import statistics
 import tempfile
 import time
@@ -19,6 +22,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bench.samples import Point, latency_sample, rate_series
 from partnerguard.cli.embedded import EmbeddedNats, EmbeddedPostgres, free_port
 from partnerguard.cli.provision import provision
 from partnerguard.common.bus.connection import EventBus
@@ -31,10 +35,10 @@ from partnerguard.common.outbox import OutboxRelay, emit
 from partnerguard.common.settings import normalise_database_url
 
 BENCH_CATALOG = EventCatalog()
-BACKLOG = 5000
-RATE = 200  # events per second for the latency run
-DURATION = 10.0
-REPEATS = 3
+BACKLOG = int(os.environ.get("BENCH_KERNEL_BACKLOG", "5000"))
+RATE = int(os.environ.get("BENCH_KERNEL_RATE", "200"))  # events per second for the latency run
+DURATION = float(os.environ.get("BENCH_KERNEL_SECONDS", "10"))
+REPEATS = int(os.environ.get("BENCH_KERNEL_ROUNDS", "3"))
 
 
 class Pinged(EventData):
@@ -77,10 +81,26 @@ async def _measure(pg: EmbeddedPostgres, nats: EmbeddedNats) -> dict[str, Any]:
     try:
         baseline: list[float] = []
         relay: list[float] = []
-        for _ in range(REPEATS):
+        rounds: list[dict[str, float]] = []
+        latency: list[float] = []
+        handled: dict[str, list[Point]] = {}
+        for number in range(REPEATS):
             baseline.append(await _raw_publish(bus))
             relay.append(await _relay_backlog(db, bus))
-        latency = await _latency(db, bus)
+            latencies, handled_at, started = await _latency(db, bus)
+            latency += latencies
+            handled[f"round {number + 1}"] = rate_series(
+                handled_at, started, max(handled_at, default=started)
+            )
+            rounds.append(
+                {
+                    "raw_publish_per_s": round(baseline[-1]),
+                    "relay_per_s": round(relay[-1]),
+                    "relay_to_raw_ratio": round(relay[-1] / baseline[-1], 3),
+                    "commit_to_handled_p50_ms": round(percentile(latencies, 0.50), 2),
+                    "commit_to_handled_p99_ms": round(percentile(latencies, 0.99), 2),
+                }
+            )
     finally:
         await bus.close()
         await db.dispose()
@@ -91,12 +111,25 @@ async def _measure(pg: EmbeddedPostgres, nats: EmbeddedNats) -> dict[str, Any]:
             "raw_publish_per_s": round(base),
             "relay_per_s": round(rel),
             "relay_to_raw_ratio": round(rel / base, 3),
-            "commit_to_handled_p50_ms": round(percentile(latency, 0.50), 2),
-            "commit_to_handled_p99_ms": round(percentile(latency, 0.99), 2),
+            "commit_to_handled_p50_ms": round(
+                statistics.median(r["commit_to_handled_p50_ms"] for r in rounds), 2
+            ),
+            "commit_to_handled_p99_ms": round(
+                statistics.median(r["commit_to_handled_p99_ms"] for r in rounds), 2
+            ),
             "latency_rate_per_s": RATE,
             "latency_samples": len(latency),
+            "rounds": rounds,
         },
         "runs": {"raw_publish_per_s": baseline, "relay_per_s": relay},
+        "samples": {
+            "latency_ms": {"commit → handled": latency_sample(latency)},
+            "throughput": {
+                "unit": "events handled/s",
+                "x": "s since the round's first commit",
+                "series": handled,
+            },
+        },
     }
 
 
@@ -128,9 +161,12 @@ async def _relay_backlog(db: Database, bus: EventBus) -> float:
     return BACKLOG / (time.perf_counter() - started)
 
 
-async def _latency(db: Database, bus: EventBus) -> list[float]:
+async def _latency(db: Database, bus: EventBus) -> tuple[list[float], list[float], float]:
+    """Commit-to-handled latencies (ms), when each was handled, and when the first was due
+    (``perf_counter`` seconds)."""
     partner = uuid.uuid4()
     latencies: list[float] = []
+    handled_at: list[float] = []
     total = int(RATE * DURATION)
     all_handled = asyncio.Event()
     handlers = Handlers()
@@ -138,6 +174,7 @@ async def _latency(db: Database, bus: EventBus) -> list[float]:
     @handlers.on(Pinged)
     async def handle(session: AsyncSession, event: Event[Pinged]) -> None:
         latencies.append((datetime.now(UTC) - event.data.sent_at).total_seconds() * 1000)
+        handled_at.append(time.perf_counter())
         if len(latencies) >= total:
             all_handled.set()
 
@@ -172,4 +209,4 @@ async def _latency(db: Database, bus: EventBus) -> list[float]:
     finally:
         stop.set()
     await asyncio.gather(*tasks)
-    return latencies
+    return latencies, handled_at, started

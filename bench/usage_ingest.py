@@ -25,6 +25,7 @@ import statistics
 import sys
 import time
 import uuid
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -33,6 +34,7 @@ import asyncpg
 import httpx
 
 from bench.harness import ServiceUnderTest, service_under_test
+from bench.samples import Point, joined, rate_series
 from partnerguard.monitoring.spec import SPEC
 
 BATCH = 10_000
@@ -137,44 +139,74 @@ def _tuples(
     ]
 
 
-async def _copy_round(url: str, rows: list[list[tuple[Any, ...]]]) -> float:
+@dataclass
+class _Progress:
+    """When a path began, and when each of its batches was stored with how many records."""
+
+    began: float
+    done_at: list[float] = field(default_factory=list)
+    records: list[float] = field(default_factory=list)
+
+    def stored(self, records: int) -> None:
+        self.done_at.append(time.perf_counter())
+        self.records.append(records)
+
+    def timeline(self, origin: float) -> list[Point]:
+        # Batches land in lumps: a bin of about two batches each.
+        return rate_series(
+            self.done_at,
+            self.began,
+            max(self.done_at, default=self.began),
+            origin=origin,
+            points=max(1, len(self.done_at) // 2),
+            weights=self.records,
+        )
+
+
+async def _copy_round(url: str, rows: list[list[tuple[Any, ...]]]) -> tuple[float, _Progress]:
     conn = await asyncpg.connect(url)
     try:
-        began = time.perf_counter()
+        progress = _Progress(began=time.perf_counter())
         for chunk in rows:
             await conn.copy_records_to_table("usage_records", records=chunk, columns=COLUMNS)
-        return time.perf_counter() - began
+            progress.stored(len(chunk))
+        return time.perf_counter() - progress.began, progress
     finally:
         await conn.close()
 
 
-async def _http_round(base: str, token: str, bodies: list[bytes]) -> tuple[float, dict[str, int]]:
-    queue: asyncio.Queue[bytes] = asyncio.Queue()
-    for body in bodies:
-        queue.put_nowait(body)
+async def _http_round(
+    base: str, token: str, bodies: list[bytes], sizes: list[int]
+) -> tuple[float, dict[str, int], _Progress]:
+    queue: asyncio.Queue[tuple[bytes, int]] = asyncio.Queue()
+    for body, size in zip(bodies, sizes, strict=True):
+        queue.put_nowait((body, size))
     totals = {"accepted": 0, "duplicates": 0, "rejected": 0}
     headers = {"authorization": f"Bearer {token}", "content-type": "application/json"}
 
     async def client() -> None:
         async with httpx.AsyncClient(base_url=base, headers=headers, timeout=120) as http:
             while not queue.empty():
-                body = queue.get_nowait()
+                body, size = queue.get_nowait()
                 response = await http.post("/v1/monitoring/usage", content=body)
                 response.raise_for_status()
+                progress.stored(size)
                 summary = response.json()
                 totals["accepted"] += summary["accepted"]
                 totals["duplicates"] += summary["duplicates"]
                 totals["rejected"] += len(summary["rejected"])
 
-    began = time.perf_counter()
+    progress = _Progress(began=time.perf_counter())
     await asyncio.gather(*(client() for _ in range(CONCURRENCY)))
-    return time.perf_counter() - began, totals
+    return time.perf_counter() - progress.began, totals, progress
 
 
 async def _measure(service: ServiceUnderTest) -> dict[str, Any]:
     copy_rates: list[float] = []
     http_rates: list[float] = []
     rounds: list[dict[str, Any]] = []
+    timelines: dict[str, list[list[Point]]] = {"HTTP": [], "raw COPY": []}
+    origin = time.perf_counter()
     for round_number in range(ROUNDS):
         batches = _batches(seed=round_number)
         records = sum(len(batch) for batch in batches)
@@ -186,9 +218,11 @@ async def _measure(service: ServiceUnderTest) -> dict[str, Any]:
         token = service.issuer.token(
             http_partner, ["monitoring:write"], audience=AUDIENCE, lifetime=3600
         )
-        copy_seconds = await _copy_round(service.database.sweep_url, copy_rows)
+        copy_seconds, copied_progress = await _copy_round(service.database.sweep_url, copy_rows)
         try:
-            http_seconds, totals = await _http_round(service.base_url, token, bodies)
+            http_seconds, totals, sent_progress = await _http_round(
+                service.base_url, token, bodies, [len(batch) for batch in batches]
+            )
         except httpx.HTTPStatusError as exc:
             log = await asyncio.to_thread(service.log.read_text)
             raise RuntimeError(f"{exc}; the API's log ends:\n{log[-3000:]}") from exc
@@ -196,6 +230,8 @@ async def _measure(service: ServiceUnderTest) -> dict[str, Any]:
             raise RuntimeError(f"the HTTP path stored {totals}, expected {copied} new records")
         # Both paths are charged for every record sent; COPY sent only the distinct ones.
         copy_rates.append(copied / copy_seconds)
+        timelines["raw COPY"].append(copied_progress.timeline(origin))
+        timelines["HTTP"].append(sent_progress.timeline(origin))
         http_rates.append(records / http_seconds)
         rounds.append(
             {
@@ -205,6 +241,7 @@ async def _measure(service: ServiceUnderTest) -> dict[str, Any]:
                 "http_s": round(http_seconds, 3),
                 "copy_rps": round(copy_rates[-1]),
                 "http_rps": round(http_rates[-1]),
+                "ratio_to_copy": round(http_rates[-1] / copy_rates[-1], 3),
             }
         )
         sys.stdout.write(f"round {round_number}: {rounds[-1]}\n")
@@ -232,6 +269,13 @@ async def _measure(service: ServiceUnderTest) -> dict[str, Any]:
             "concurrency": CONCURRENCY,
             "api_workers": WORKERS,
             "shared_cpus": len(os.sched_getaffinity(0)),
+        },
+        "samples": {
+            "throughput": {
+                "unit": "records/s",
+                "x": "s since the first round began",
+                "series": {name: joined(parts) for name, parts in timelines.items()},
+            }
         },
     }
 
