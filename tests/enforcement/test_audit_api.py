@@ -212,6 +212,39 @@ async def test_the_app_role_cannot_change_or_delete_entries(
     assert (await verify(enforcement, partner_id))["entries"] == 2
 
 
+async def test_entries_cut_from_the_end_are_detected(
+    enforcement: RunningEnforcement, partner_id: uuid.UUID, pg: EmbeddedPostgres
+) -> None:
+    await write_entries(enforcement, partner_id, 4)
+    conn = await as_superuser(pg, enforcement)
+    try:
+        status = await conn.execute(
+            "DELETE FROM audit_log WHERE partner_id = $1 AND seq >= 3", partner_id
+        )
+        assert status == "DELETE 2"
+    finally:
+        await conn.close()
+
+    assert await verify(enforcement, partner_id) == {
+        "intact": False, "entries": 2, "first_broken_seq": 3,
+        "problem": "entries 3 to 4 are missing",
+    }  # fmt: skip
+
+
+async def test_the_app_role_cannot_move_a_chains_head_back_nor_remove_it(
+    enforcement: RunningEnforcement, partner_id: uuid.UUID
+) -> None:
+    await write_entries(enforcement, partner_id, 3)
+    for statement in [
+        "UPDATE audit_heads SET seq = 1 WHERE partner_id = :p",
+        "DELETE FROM audit_heads WHERE partner_id = :p",
+    ]:
+        with pytest.raises(DBAPIError, match="only moves forward"):
+            async with enforcement.db.tenant_session(partner_id) as session:
+                await session.execute(text(statement), {"p": partner_id})
+    assert (await verify(enforcement, partner_id))["intact"] is True
+
+
 async def test_concurrent_writers_of_one_partner_build_one_unbroken_chain(
     enforcement: RunningEnforcement, partner_id: uuid.UUID
 ) -> None:

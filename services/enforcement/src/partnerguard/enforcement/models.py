@@ -311,3 +311,14 @@ class PendingAuditEntry(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     evidence: Mapped[dict[str, Any]] = mapped_column(JSONB)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AuditHead(Base):
+    """Where each partner's chain ends, moved forward as entries are chained: entries removed
+    from the end of the log leave it pointing past the last one, which ``verify`` reports."""
+
+    __tablename__ = "audit_heads"
+
+    partner_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    hash: Mapped[str] = mapped_column(Text)

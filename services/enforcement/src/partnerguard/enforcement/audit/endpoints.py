@@ -75,6 +75,7 @@ async def list_audit(
     response_model=VerificationOut,
     summary="Verify the audit log's hash chain",
     description="Recomputes the partner's whole chain: an entry changed, removed or reordered "
+    "(including entries cut from its end, which its recorded head still counts) "
     "behind the application's back makes it not intact, with the first broken sequence number. "
     "Entries still waiting for the chaining job are chained first, so the check covers every "
     "action committed before the request (enforcement:read: this appends, never changes).",

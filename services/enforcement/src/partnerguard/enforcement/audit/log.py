@@ -75,6 +75,7 @@ async def chain_pending(
         prev_hash = chained.hash
     await repository.forget_pending([entry.position for entry in pending])
     await session.flush()
+    await repository.advance_head(partner_id, seq, prev_hash)
     return len(pending)
 
 
@@ -138,11 +139,14 @@ class Verification:
 
 
 async def verify(session: AsyncSession, partner_id: uuid.UUID) -> Verification:
-    """Recompute the whole chain: any changed, removed or reordered entry is found."""
+    """Recompute the whole chain: any changed, removed or reordered entry is found, and so are
+    entries cut from its end (the chain's head, moved forward as entries are chained, then
+    points past the last one left)."""
+    repository = AuditRepository(session)
     expected_prev = GENESIS
     expected_seq = 1
     count = 0
-    async for entry in AuditRepository(session).in_order(partner_id):
+    async for entry in repository.in_order(partner_id):
         count += 1
         if entry.seq != expected_seq:
             return Verification(False, count, entry.seq, f"entry {expected_seq} is missing")
@@ -152,4 +156,16 @@ async def verify(session: AsyncSession, partner_id: uuid.UUID) -> Verification:
             return Verification(False, count, entry.seq, "the entry's content was changed")
         expected_prev = entry.hash
         expected_seq += 1
+    head = await repository.head(partner_id)
+    last_seq = expected_seq - 1
+    if head is None:
+        if count:
+            return Verification(False, count, 1, "the chain's head is missing")
+        return Verification(True, count)
+    if head.seq > last_seq:
+        return Verification(
+            False, count, last_seq + 1, f"entries {last_seq + 1} to {head.seq} are missing"
+        )
+    if head.seq < last_seq or head.hash != expected_prev:
+        return Verification(False, count, head.seq, "the chain does not end at its head")
     return Verification(True, count)

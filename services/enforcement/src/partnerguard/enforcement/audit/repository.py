@@ -6,9 +6,10 @@ import uuid
 from collections.abc import AsyncIterator, Sequence
 
 from sqlalchemy import delete, func, select
+from sqlalchemy.dialects.postgresql import insert
 
 from partnerguard.common.db.repository import Repository
-from partnerguard.enforcement.models import AuditEntry, PendingAuditEntry
+from partnerguard.enforcement.models import AuditEntry, AuditHead, PendingAuditEntry
 
 
 class AuditRepository(Repository[AuditEntry]):
@@ -44,6 +45,20 @@ class AuditRepository(Repository[AuditEntry]):
         """Every partner with entries waiting to be chained (as the sweep role)."""
         statement = select(PendingAuditEntry.partner_id).distinct()
         return list((await self.session.scalars(statement)).all())
+
+    async def head(self, partner_id: uuid.UUID) -> AuditHead | None:
+        statement = select(AuditHead).where(AuditHead.partner_id == partner_id)
+        return (await self.session.scalars(statement)).one_or_none()
+
+    async def advance_head(self, partner_id: uuid.UUID, seq: int, hash_: str) -> None:
+        """Move the partner's head to its newest entry (in the transaction that chains it)."""
+        statement = insert(AuditHead).values(partner_id=partner_id, seq=seq, hash=hash_)
+        await self.session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[AuditHead.partner_id],
+                set_={"seq": statement.excluded.seq, "hash": statement.excluded.hash},
+            )
+        )
 
     async def last(self, partner_id: uuid.UUID) -> AuditEntry | None:
         statement = self.select_for_partner(partner_id).order_by(AuditEntry.seq.desc()).limit(1)
