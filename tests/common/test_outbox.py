@@ -323,7 +323,7 @@ async def test_a_concurrent_consumer_keeps_each_customers_order(
     await OutboxRelay(db, bus, service="test").relay_once()
 
     handled: dict[uuid.UUID, list[int]] = {customer: [] for customer in customers}
-    in_flight: dict[uuid.UUID, int] = {customer: 0 for customer in customers}
+    in_flight: dict[uuid.UUID, int] = dict.fromkeys(customers, 0)
     most_at_once = 0
     handlers = Handlers()
 
