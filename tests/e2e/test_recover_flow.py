@@ -1,5 +1,6 @@
 """Recover: the vendor's notice of an account compromise, recorded in monitoring, makes
-enforcement hold the customer and open a compromise case; the case tracks the one-time credit,
+enforcement hold the customer and open a compromise case with the one-time credit's deadline
+from the notice's date of the fraud; the case tracks the credit,
 whose deadline is day 60 after the first usage date of the fraudulent activity, however late
 that activity was discovered, and which can be requested once per customer tenant.
 """
@@ -50,6 +51,8 @@ async def test_a_compromise_notice_opens_a_case_with_the_credit_deadline(
                 "vendor_tenant_id": str(customer.tenant),
                 "subscription_ids": [str(subscription)],
                 "summary": "Sign-ins from an anonymising proxy created 40 GPU VMs",
+                # As the vendor's notice dates it: the credit's deadline is tomorrow.
+                "first_fraudulent_usage_on": (today - timedelta(days=59)).isoformat(),
             },
         )
         assert received.status_code == 201, received.text
@@ -67,8 +70,8 @@ async def test_a_compromise_notice_opens_a_case_with_the_credit_deadline(
         )
         holds = await items(partner, "/v1/enforcement/holds", customer_id=customer.customer_id)
 
-        # The investigation dates the first fraudulent usage; a date one day too early puts
-        # the filing window out of reach, the right one leaves the deadline day, today.
+        # The investigation finds earlier fraudulent usage: a date one day too early puts the
+        # filing window out of reach, the right one leaves the deadline day, today.
         too_early = await date_fraud(partner, case["id"], (today - timedelta(days=61)).isoformat())
         dated = await date_fraud(partner, case["id"], (today - timedelta(days=60)).isoformat())
         reminded = await eventually(
@@ -106,9 +109,10 @@ async def test_a_compromise_notice_opens_a_case_with_the_credit_deadline(
     assert case["verified"] is True
     assert case["vendor_tenant_id"] == str(customer.tenant)
     assert case["source_event_id"] is not None
-    # Until the fraud is dated there is no clock to run.
-    assert case["credit"]["deadline"] is None
-    assert "first_fraudulent_usage_unknown" in case["credit"]["ineligible_reasons"]
+    # The notice dated the fraud: the case opened with its credit deadline, day 60.
+    assert case["credit"]["deadline"] == (today + timedelta(days=1)).isoformat()
+    assert case["credit"]["days_left"] == 1
+    assert case["credit"]["eligible"] is True
 
     # Day 61 is late; day 60 is the deadline, and still in time.
     assert too_early["credit"]["deadline"] == (today - timedelta(days=1)).isoformat()

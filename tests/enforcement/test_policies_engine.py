@@ -146,6 +146,20 @@ async def test_account_compromise_places_hold_and_opens_case(
         event_id,
     )
     assert case.vendor_tenant_id == event.vendor_tenant_id
+    # The notice did not date the fraud: the credit's deadline waits for the partner to.
+    assert case.credit_deadline is None
+
+
+async def test_a_compromise_notice_dating_the_fraud_opens_its_case_with_the_credit_deadline(
+    enforcement_db: Database, partner_id: uuid.UUID
+) -> None:
+    event = notice(uuid.uuid4(), VendorNotificationKind.ACCOUNT_COMPROMISE).model_copy(
+        update={"first_fraudulent_usage_on": date(2026, 10, 1)}
+    )
+    await handle(enforcement_db, partner_id, event)
+    (case,) = await rows(enforcement_db, partner_id, Case)
+    assert case.first_fraudulent_usage_on == date(2026, 10, 1)
+    assert case.credit_deadline == date(2026, 11, 30)  # 60 calendar days on
 
 
 async def test_delinquency_places_nonpayment_hold(

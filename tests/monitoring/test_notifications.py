@@ -223,6 +223,25 @@ async def test_the_same_vendor_reference_with_other_content_is_a_conflict(
     assert len(await monitoring.events(partner_id, "monitoring.notification.received")) == 1
 
 
+async def test_a_compromise_notice_may_date_the_fraud_and_the_event_carries_it(
+    monitoring: RunningMonitoring, partner_id: uuid.UUID
+) -> None:
+    body = notice(kind="account_compromise", first_fraudulent_usage_on="2026-10-01")
+    headers = monitoring.headers(partner_id)
+    created = await monitoring.http.post(URL, json=body, headers=headers)
+    assert created.status_code == 201, created.text
+    assert created.json()["first_fraudulent_usage_on"] == "2026-10-01"
+
+    (event,) = await monitoring.events(partner_id, "monitoring.notification.received")
+    assert event["data"]["first_fraudulent_usage_on"] == "2026-10-01"
+    # The same notice with another date is another notice.
+    redated = await monitoring.http.post(
+        URL, json={**body, "first_fraudulent_usage_on": "2026-10-02"}, headers=headers
+    )
+    assert redated.status_code == 409
+    assert "first_fraudulent_usage_on" in redated.json()["detail"]
+
+
 async def test_an_idempotency_key_replays_the_first_answer(
     monitoring: RunningMonitoring, partner_id: uuid.UUID
 ) -> None:
@@ -258,6 +277,12 @@ async def test_bad_notices_are_problem_json_and_store_nothing(
         notice(received_at=future),
         notice(received_at="2026-01-01T00:00:00"),  # no offset
         notice(respond_by=past),  # before the notice was received
+        notice(first_fraudulent_usage_on="2026-10-01"),  # dates only a compromise
+        notice(
+            kind="account_compromise",
+            first_fraudulent_usage_on=(datetime.now(UTC) + timedelta(days=2)).date().isoformat(),
+        ),  # fraud after the notice
+        notice(kind="account_compromise", first_fraudulent_usage_on="1 October"),
         notice(unexpected="field"),
         {"kind": "suspected_fraud"},
     ]

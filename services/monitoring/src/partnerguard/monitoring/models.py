@@ -330,6 +330,9 @@ class Notification(TenantMixin, TimestampMixin, Base):
     subscription_ids: Mapped[list[uuid.UUID]] = mapped_column(ARRAY(UUID(as_uuid=True)))
     summary: Mapped[str] = mapped_column(Text)
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # For an account compromise: the first day of the fraudulent usage, which starts the
+    # 60-day window of the vendor's one-time credit.
+    first_fraudulent_usage_on: Mapped[date | None] = mapped_column(Date)
     # NotificationStage: received, in_review, actioned, responded.
     status: Mapped[str] = mapped_column(Text, default="received")
     # When each next stage is due; the vendor's own deadline wins for the response.

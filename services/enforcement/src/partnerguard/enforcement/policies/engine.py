@@ -227,7 +227,7 @@ async def _open_case(
             vendor_tenant_id=plan.vendor_tenant_id,
             source_event_id=source_event_id,
             summary=plan.summary,
-            first_fraudulent_usage_on=None,
+            first_fraudulent_usage_on=plan.first_fraudulent_usage_on,
             now=now,
             actor=actor,
         )

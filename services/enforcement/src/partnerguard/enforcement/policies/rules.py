@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from enum import StrEnum
 from typing import Annotated, Literal, Self
 
@@ -199,6 +200,8 @@ class Plan(_Closed):
     subscription_ids: tuple[uuid.UUID, ...] = ()
     vendor_tenant_id: uuid.UUID | None = None
     summary: str | None = None
+    # A compromise notice's first day of fraudulent usage: the credit clock's start.
+    first_fraudulent_usage_on: date | None = None
 
 
 @dataclass(frozen=True)
@@ -284,11 +287,13 @@ def _plan(
     subscription_ids: tuple[uuid.UUID, ...] = ()
     vendor_tenant_id: uuid.UUID | None = None
     summary: str | None = None
+    first_usage: date | None = None
     if isinstance(payload, AlertRaised):
         subscription_ids, summary = payload.subscription_ids, payload.summary
     elif isinstance(payload, NotificationReceived):
         subscription_ids, summary = payload.subscription_ids, payload.summary
         vendor_tenant_id = payload.vendor_tenant_id
+        first_usage = payload.first_fraudulent_usage_on
     elif isinstance(payload, AlertResolved):
         summary = payload.note
     if not (
@@ -300,6 +305,7 @@ def _plan(
         subscription_ids=subscription_ids,
         vendor_tenant_id=vendor_tenant_id,
         summary=summary,
+        first_fraudulent_usage_on=first_usage,
     )
 
 

@@ -48,6 +48,7 @@ def summary(notification: Notification, now: datetime) -> NotificationOut:
         subscription_ids=list(notification.subscription_ids),
         summary=notification.summary,
         received_at=notification.received_at,
+        first_fraudulent_usage_on=notification.first_fraudulent_usage_on,
         status=status,
         review_by=notification.review_by,
         action_by=notification.action_by,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Self
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
@@ -51,6 +51,12 @@ class NotificationIn(BaseModel):
         description="The vendor's deadline for a response; it wins when earlier than the "
         "partner's configured one.",
     )
+    first_fraudulent_usage_on: date | None = Field(
+        default=None,
+        description="Account compromise only: the first day of the fraudulent usage, when the "
+        "vendor's notice says it. The compromise case enforcement opens then shows the one-time "
+        "credit's deadline (60 calendar days from it) at once.",
+    )
 
     @model_validator(mode="after")
     def _violation_matches_kind(self) -> Self:
@@ -59,6 +65,9 @@ class NotificationIn(BaseModel):
             raise ValueError("violation is required for acceptable_use_violation notices")
         if not is_violation and self.violation is not None:
             raise ValueError("violation is given only for acceptable_use_violation notices")
+        is_compromise = self.kind is VendorNotificationKind.ACCOUNT_COMPROMISE
+        if self.first_fraudulent_usage_on is not None and not is_compromise:
+            raise ValueError("first_fraudulent_usage_on is given only for account_compromise")
         return self
 
 
@@ -109,6 +118,7 @@ class NotificationOut(BaseModel):
     subscription_ids: list[uuid.UUID]
     summary: str
     received_at: datetime
+    first_fraudulent_usage_on: date | None
     status: NotificationStage
     review_by: datetime
     action_by: datetime

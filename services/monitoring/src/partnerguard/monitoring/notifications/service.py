@@ -74,6 +74,9 @@ async def receive_notification(
         raise Unprocessable("received_at is in the future")
     if vendor_respond_by is not None and vendor_respond_by <= received_at:
         raise Unprocessable("respond_by must be after received_at")
+    first_usage = body.first_fraudulent_usage_on
+    if first_usage is not None and first_usage > received_at.date():
+        raise Unprocessable("first_fraudulent_usage_on is after the notice was received")
     repository = NotificationRepository(session)
     existing = await repository.by_reference(partner_id, body.vendor_reference)
     if existing is not None:
@@ -97,6 +100,7 @@ async def receive_notification(
             "subscription_ids": list(dict.fromkeys(body.subscription_ids)),
             "summary": body.summary,
             "received_at": received_at,
+            "first_fraudulent_usage_on": first_usage,
             "status": NotificationStage.RECEIVED.value,
             "review_by": due.review_by,
             "action_by": due.action_by,
@@ -133,6 +137,7 @@ async def receive_notification(
             summary=body.summary,
             received_at=received_at,
             respond_by=due.respond_by,
+            first_fraudulent_usage_on=first_usage,
         ),
         partner_id=partner_id,
         subject=notification.id,
@@ -199,6 +204,10 @@ async def _same_notice(
             (
                 "received_at",
                 body.received_at is None or stored.received_at == body.received_at,
+            ),
+            (
+                "first_fraudulent_usage_on",
+                stored.first_fraudulent_usage_on == body.first_fraudulent_usage_on,
             ),
         )
         if not same

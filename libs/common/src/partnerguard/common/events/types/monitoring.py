@@ -165,6 +165,11 @@ class NotificationReceived(EventData):
     respond_by: AwareDatetime | None = Field(
         default=None, description="The vendor's deadline for the partner's response, if any."
     )
+    first_fraudulent_usage_on: dt.date | None = Field(
+        default=None,
+        description="Account compromise: the first day of the fraudulent usage, when the "
+        "vendor's notice says it (it starts the one-time credit's 60-day window).",
+    )
 
     @model_validator(mode="after")
     def _violation_matches_kind(self) -> Self:
