@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -760,6 +761,58 @@ async def test_the_local_adapter_is_the_default(
     row = await subscription_row(enforcement.db, seeded)
     assert (row.status, row.etag) == ("suspended", '"local-1"')
     assert len(await enforcement.events(partner_id, "enforcement.subscription.suspended")) == 1
+
+
+class DatabaseGoingAway:
+    """The service's database, refusing the sweep role's sessions numbered in ``down`` (1-based),
+    as a restarting PostgreSQL would."""
+
+    def __init__(self, db: Database, down: set[int]) -> None:
+        self.db = db
+        self.down = down
+        self.sessions = 0
+
+    @asynccontextmanager
+    async def sweep_session(self) -> AsyncIterator[Any]:
+        self.sessions += 1
+        if self.sessions in self.down:
+            raise ConnectionRefusedError(111, "Connect call failed ('127.0.0.1', 5432)")
+        async with self.db.sweep_session() as session:
+            yield session
+
+
+async def test_the_vendors_answer_is_recorded_once_the_database_is_back(
+    enforcement_db: Database,
+    partner_id: uuid.UUID,
+    vendor: FakePartnerCenter,
+    http: httpx.AsyncClient,
+) -> None:
+    seeded = await seed(enforcement_db, partner_id, vendor)
+    await place_hold(enforcement_db, seeded)
+    now = datetime.now(UTC)
+    assert await create_operations(enforcement_db, now, batch=10) == 1
+    # Session 1 leases the operation; the vendor then answers while the database is down for
+    # sessions 2 and 3 (recording the answer), and back for session 4.
+    flaky = DatabaseGoingAway(enforcement_db, down={2, 3})
+
+    attempted = await run_due_operations(
+        flaky,  # type: ignore[arg-type]
+        adapter_for(http, vendor),
+        now,
+        batch=10,
+        max_attempts=8,
+        retry_seconds=RETRY_SECONDS,
+        plan=False,
+    )
+
+    assert attempted == 1
+    assert flaky.sessions == 4
+    assert vendor.status_of(seeded.tenant, seeded.subscription_id) == "suspended"
+    row = await subscription_row(enforcement_db, seeded)
+    assert row.status == "suspended"
+    (operation,) = await operations_of(enforcement_db, seeded)
+    assert (operation.status, operation.attempts) == ("succeeded", 1)
+    assert len(vendor.received("PATCH")) == 1
 
 
 async def test_a_runner_woken_again_within_its_interval_only_carries_out(

@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
@@ -200,10 +201,38 @@ def install_problem_handlers(app: FastAPI) -> None:
         log.exception("request.unhandled_error", path=request.url.path)
         return problem_response(500, "Internal error", "internal-error", instance=request.url.path)
 
+    async def database_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, DBAPIError)
+        if not is_unreachable(exc):
+            return await unhandled(request, exc)
+        return await unavailable(request, exc)
+
+    async def unavailable(request: Request, exc: Exception) -> JSONResponse:
+        # The database went away (a restart, a failover): a client that sends the request again
+        # shortly succeeds, which a 500 would not tell it.
+        log.warning("request.database_unreachable", path=request.url.path, error=repr(exc)[:300])
+        return problem_response(
+            503,
+            "Service unavailable",
+            "unavailable",
+            detail="The service cannot reach its database just now; send the request again "
+            "(a write with the same Idempotency-Key takes effect at most once).",
+            instance=request.url.path,
+            headers={"Retry-After": "1"},
+        )
+
     app.add_exception_handler(DomainError, domain_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(DBAPIError, database_error)
+    app.add_exception_handler(ConnectionError, unavailable)
     app.add_exception_handler(Exception, unhandled)
+
+
+def is_unreachable(exc: DBAPIError) -> bool:
+    """Whether a database error means the server could not be reached (the connection was lost
+    or refused), rather than that the statement failed."""
+    return exc.connection_invalidated or isinstance(exc.orig, ConnectionError | OSError)
 
 
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {

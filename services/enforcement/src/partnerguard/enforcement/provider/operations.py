@@ -18,15 +18,18 @@ the lease is still this runner's; a runner that dies mid-call loses its lease to
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import structlog
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from partnerguard.common.adapters.errors import AdapterError
 from partnerguard.common.db.engine import Database
+from partnerguard.common.errors import is_unreachable
 from partnerguard.common.events.types.enforcement import (
     ActionKind,
     HoldReason,
@@ -255,16 +258,35 @@ async def run_due_operations(
     async def attempt(operation: ClaimedOperation) -> None:
         async with gate:
             outcome = await _call_vendor(adapter, operation)
-        async with db.sweep_session() as session:
-            await _record(
-                session,
-                operation,
-                outcome,
-                now,
-                adapter=adapter.name,
-                max_attempts=max_attempts,
-                retry_seconds=retry_seconds,
-            )
+        # The vendor has answered: its answer is kept through a database restart rather than
+        # dropped, which would leave the change unrecorded until the lease ran out.
+        give_up_at = time.monotonic() + lease_seconds / 2
+        delay = 0.5
+        while True:
+            try:
+                async with db.sweep_session() as session:
+                    await _record(
+                        session,
+                        operation,
+                        outcome,
+                        now,
+                        adapter=adapter.name,
+                        max_attempts=max_attempts,
+                        retry_seconds=retry_seconds,
+                    )
+                return
+            except (DBAPIError, ConnectionError) as exc:
+                unreachable = not isinstance(exc, DBAPIError) or is_unreachable(exc)
+                if not unreachable or time.monotonic() + delay > give_up_at:
+                    raise
+                log.warning(
+                    "provider.record_retry",
+                    operation_id=str(operation.id),
+                    retry_in_seconds=delay,
+                    error=repr(exc)[:300],
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
 
     await asyncio.gather(*(attempt(operation) for operation in claimed))
     return len(claimed)
