@@ -94,6 +94,18 @@ async def flow_partners(platform: Platform, request: pytest.FixtureRequest) -> N
     await platform.prepare(*sorted(names))
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A module of this package declaring ``RUNS_LAST = True`` (the faults, which crash what
+    every flow shares) runs after the package's other tests, on the same platform."""
+    here = Path(__file__).parent
+    slots = [i for i, item in enumerate(items) if here in item.path.parents]
+    ours = [items[i] for i in slots]
+    last = [item for item in ours if getattr(getattr(item, "module", None), "RUNS_LAST", False)]
+    first = [item for item in ours if item not in last]
+    for slot, item in zip(slots, first + last, strict=True):
+        items[slot] = item
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]

