@@ -7,6 +7,7 @@ UV_VERSION := 0.13.9
 TOOLS := .tools
 # uv from the machine if it has one, otherwise a private copy installed from PyPI.
 UV := $(or $(shell command -v uv 2>/dev/null),$(TOOLS)/bin/uv)
+E2E_LOG := .e2e-test.log
 WORKSPACE_MANIFESTS := pyproject.toml uv.lock $(wildcard libs/*/pyproject.toml services/*/pyproject.toml)
 
 .PHONY: install run test lint typecheck unit format bench clean compose-env
@@ -35,8 +36,13 @@ lint: install
 typecheck: install
 	MYPYPATH=libs/common/src:libs/cli/src:services/gateway/src:services/onboarding/src:services/billing/src:services/monitoring/src:services/enforcement/src $(UV) run --frozen mypy -p partnerguard.common -p partnerguard.cli -p partnerguard.gateway -p partnerguard.onboarding -p partnerguard.billing -p partnerguard.monitoring -p partnerguard.enforcement
 
+# The end-to-end suite (the whole platform as processes) runs beside the rest: both mostly wait
+# on servers, so together they take about as long as the longer one. Its output follows.
 unit: install
-	$(UV) run --frozen pytest -q
+	@$(UV) run --frozen pytest -q -p no:cacheprovider tests/e2e > $(E2E_LOG) 2>&1 & e2e=$$!; \
+	$(UV) run --frozen pytest -q --ignore=tests/e2e; rest=$$?; \
+	wait $$e2e; ended=$$?; echo "--- tests/e2e ($(E2E_LOG)) ---"; cat $(E2E_LOG); \
+	test $$rest -eq 0 -a $$ended -eq 0
 
 test: lint typecheck unit
 
@@ -48,4 +54,4 @@ bench: install
 	$(UV) run --frozen python -m bench
 
 clean:
-	rm -rf .venv $(TOOLS) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .venv $(TOOLS) .pytest_cache .mypy_cache .ruff_cache $(E2E_LOG)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import structlog
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from sqlalchemy import func, select
 
 from partnerguard.common.auth import TokenVerifier, TrustedIssuer
@@ -31,6 +31,7 @@ from partnerguard.common.logging import configure_logging
 from partnerguard.common.migrations import History, histories
 from partnerguard.common.outbox import OutboxRelay
 from partnerguard.common.settings import ServiceSettings
+from partnerguard.common.web.deps import reject_nul_characters
 from partnerguard.common.web.health import router as health_router
 from partnerguard.common.web.middleware import RequestContextMiddleware
 
@@ -293,6 +294,7 @@ def create_app(
         version=definition.version,
         lifespan=lifespan,
         openapi_tags=definition.openapi_tags or None,
+        dependencies=[Depends(reject_nul_characters)],
     )
     app.state.runtime = runtime
     install_problem_handlers(app)

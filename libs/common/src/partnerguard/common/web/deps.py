@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Annotated
+import json
+from collections.abc import AsyncIterator, Iterator
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, Request, Security
+from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, SecurityScopes
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,6 +18,8 @@ if TYPE_CHECKING:
     from partnerguard.common.runtime import Runtime
 
 _bearer = HTTPBearer(auto_error=False, bearerFormat="JWT", description="OAuth 2.0 access token")
+# The only way JSON spells U+0000 (a raw NUL byte is not valid JSON).
+_NUL_ESCAPE = b"\\u0000"
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -42,6 +46,59 @@ async def get_caller(
     if missing:
         raise Forbidden(f"the token lacks the scope {' '.join(missing)}")
     return caller
+
+
+async def reject_nul_characters(request: Request) -> None:
+    """422 for a NUL character (U+0000) in the path, the query or a JSON body: PostgreSQL text
+    cannot hold one, so it is refused at the edge instead of failing in the database as a 500.
+
+    Every route of every app has it (``create_app``); the body is the one FastAPI already read.
+    """
+    found: list[tuple[str | int, ...]] = [
+        ("path", name) for name, value in request.path_params.items() if _has_nul(value)
+    ]
+    found += [
+        ("query", name)
+        for name, value in request.query_params.multi_items()
+        if "\x00" in name or "\x00" in value
+    ]
+    body = await request.body()
+    # A byte search first: a large usage batch is not parsed twice for nothing.
+    if _NUL_ESCAPE in body:
+        try:
+            document = json.loads(body)
+        except ValueError:
+            document = None  # not JSON: FastAPI has answered it, or the route takes no body
+        found += [("body", *where) for where in _nul_strings(document)]
+    if found:
+        raise RequestValidationError(
+            [
+                {
+                    "loc": loc,
+                    "msg": "NUL characters (U+0000) are not accepted",
+                    "type": "string_nul",
+                }
+                for loc in found
+            ]
+        )
+
+
+def _has_nul(value: object) -> bool:
+    return isinstance(value, str) and "\x00" in value
+
+
+def _nul_strings(node: Any, at: tuple[str | int, ...] = ()) -> Iterator[tuple[str | int, ...]]:
+    """Where in a JSON document a key or a string holds a NUL character."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if _has_nul(key):
+                yield (*at, key)
+            yield from _nul_strings(value, (*at, key))
+    elif isinstance(node, list):
+        for index, item in enumerate(node):
+            yield from _nul_strings(item, (*at, index))
+    elif _has_nul(node):
+        yield at
 
 
 def caller_with(*scopes: str) -> object:

@@ -9,6 +9,7 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
 
+from partnerguard.billing.invoices.schemas import MAX_AMOUNT
 from partnerguard.billing.money import Currency
 from partnerguard.common.events.types.common import CountryCode, Money
 from partnerguard.common.events.types.onboarding import RiskTier
@@ -31,11 +32,17 @@ class AccountIn(BaseModel):
     country: CountryCode = Field(description="Whose business-day calendar times payment posting.")
     risk_tier: RiskTier | None = None
     credit_limit: int | None = Field(
-        default=None, ge=0, description="Minor units of `currency`; null for no limit."
+        default=None,
+        ge=0,
+        le=MAX_AMOUNT,
+        description="Minor units of `currency`; null for no limit.",
     )
     prepayment_required: bool = False
     prepayment_amount: int = Field(
-        default=0, ge=0, description="Minor units that must post before the account clears."
+        default=0,
+        ge=0,
+        le=MAX_AMOUNT,
+        description="Minor units that must post before the account clears.",
     )
     billing_email: EmailStr | None = Field(default=None, description="Where dunning notices go.")
     vendor_tenant_id: uuid.UUID | None = None
@@ -53,10 +60,10 @@ class AccountPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     risk_tier: RiskTier | None = None
-    credit_limit: int | None = Field(default=None, ge=0)
+    credit_limit: int | None = Field(default=None, ge=0, le=MAX_AMOUNT)
     remove_credit_limit: bool = Field(default=False, description="Make the account unlimited.")
     prepayment_required: bool | None = None
-    prepayment_amount: int | None = Field(default=None, ge=0)
+    prepayment_amount: int | None = Field(default=None, ge=0, le=MAX_AMOUNT)
     billing_email: EmailStr | None = None
     country: CountryCode | None = None
 

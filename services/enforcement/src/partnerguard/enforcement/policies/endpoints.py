@@ -16,6 +16,10 @@ from partnerguard.enforcement.policies.schemas import PolicyIn, PolicyOut, Repla
 
 router = APIRouter(prefix="/v1/enforcement", tags=["policies"], responses=PROBLEM_RESPONSES)
 
+# Versions are stored as PostgreSQL integers: a larger number names no version, and must not
+# reach the database (where it overflows).
+_MAX_VERSION = 2**31 - 1
+
 
 @router.get(
     "/policies",
@@ -60,7 +64,7 @@ async def list_versions(
 
 @router.get("/policies/versions/{version}", response_model=PolicyOut, summary="One policy version")
 async def get_version(
-    version: Annotated[int, Path(ge=0)], caller: Reader, session: SessionDep
+    version: Annotated[int, Path(ge=0, le=_MAX_VERSION)], caller: Reader, session: SessionDep
 ) -> PolicyOut:
     return await service.get_version(session, caller.partner_id, version)
 

@@ -33,7 +33,14 @@ async def read_form(request: Request) -> FormData:
     for name in set(form.keys()):
         if len(form.getlist(name)) > 1:
             raise OAuthError("invalid_request", f"the parameter {name!r} is repeated")
+        if any(_has_nul(value) for value in (name, form.get(name))):
+            raise OAuthError("invalid_request", f"the parameter {name!r} holds a NUL character")
     return form
+
+
+def _has_nul(value: object) -> bool:
+    """A NUL character (U+0000), which no client id or secret holds and PostgreSQL text cannot."""
+    return isinstance(value, str) and "\x00" in value
 
 
 def form_field(form: FormData, name: str) -> str | None:
@@ -58,6 +65,8 @@ def client_credentials(request: Request, form: FormData) -> ClientCredentials:
         if not sep:
             raise InvalidClient("the Basic credentials are malformed")
         credentials = ClientCredentials(unquote_plus(raw_id), unquote_plus(raw_secret))
+        if _has_nul(credentials.client_id) or _has_nul(credentials.client_secret):
+            raise InvalidClient("the Basic credentials are malformed")
         if posted_id is not None and posted_id != credentials.client_id:
             raise OAuthError("invalid_request", "client_id differs from the authenticated client")
         return credentials

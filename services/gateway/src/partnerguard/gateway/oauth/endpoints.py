@@ -125,7 +125,11 @@ async def token(request: Request, runtime: RuntimeDep, gateway: GatewayDep) -> J
             },
         }
     },
-    responses={200: {"description": "Revoked, or nothing to revoke"}, 400: _OAUTH_ERROR},
+    responses={
+        200: {"description": "Revoked, or nothing to revoke"},
+        400: _OAUTH_ERROR,
+        401: _OAUTH_ERROR,
+    },
 )
 async def revoke(request: Request, runtime: RuntimeDep, gateway: GatewayDep) -> Response:
     form = await read_form(request)

@@ -57,7 +57,8 @@ async def list_versions(
     session: SessionDep,
     caller: Reader,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    before_version: Annotated[int | None, Query(ge=1)] = None,
+    # Versions are PostgreSQL integers: a larger bound must not reach the database.
+    before_version: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
 ) -> list[RiskPolicyOut]:
     rows = await RiskPolicyRepository(session).versions(caller.partner_id, limit, before_version)
     return [_out(row) for row in rows[:limit]]
