@@ -274,9 +274,9 @@ class EventConsumer:
 
 
 def ordering_key(msg: Msg) -> str:
-    """What a message must keep its order within: its partner and customer when it is a
-    CloudEvent about one, its subject otherwise (every message unreadable as one shares a lane,
-    to be dead-lettered in order)."""
+    """What a message must keep its order within: a CloudEvent's partner and customer (events
+    about no customer share their partner's lane); for a message that is not JSON, its subject
+    (such messages are dead-lettered in the order they came)."""
     try:
         body = json.loads(msg.data)
     except ValueError:
