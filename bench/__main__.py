@@ -11,6 +11,8 @@ from pathlib import Path
 
 from bench import (
     dunning_sweep,
+    e2e_alert_suspend,
+    e2e_steady_traffic,
     enforcement_suspend,
     gateway_overhead,
     kernel_events,
@@ -27,6 +29,8 @@ BENCHMARKS = {
     "dunning_sweep": dunning_sweep.run,
     "usage_ingest": usage_ingest.run,
     "enforcement_suspend": enforcement_suspend.run,
+    "e2e_alert_suspend": e2e_alert_suspend.run,
+    "e2e_steady_traffic": e2e_steady_traffic.run,
 }
 
 

@@ -57,7 +57,7 @@ POLICY = {
 }
 
 
-async def _register(
+async def register(
     http: httpx.AsyncClient, fake: FakePartnerCenter, count: int
 ) -> list[tuple[uuid.UUID, uuid.UUID]]:
     """Customers with one new-commerce subscription each, known to enforcement and the vendor."""
@@ -82,15 +82,19 @@ async def _register(
     return [(customer, subscription) for customer, _, subscription in customers]
 
 
-async def _alerts(
-    bus: EventBus, partner_id: uuid.UUID, targets: list[tuple[uuid.UUID, uuid.UUID]]
+async def publish_alerts(
+    bus: EventBus,
+    partner_id: uuid.UUID,
+    targets: list[tuple[uuid.UUID, uuid.UUID]],
+    rate: float,
 ) -> dict[str, float]:
-    """Publish one critical crypto-mining alert per customer at RATE; when each was sent."""
+    """Publish one critical crypto-mining alert per customer at ``rate`` per second, open-loop,
+    as monitoring emits it; when each was due, by subscription."""
     sent: dict[str, float] = {}
     start = time.monotonic()
     definition = AlertRaised.definition()
     for index, (customer, subscription) in enumerate(targets):
-        due = start + index / RATE
+        due = start + index / rate
         delay = due - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)
@@ -132,10 +136,10 @@ async def _round(
         base_url=service.base_url, headers={"authorization": f"Bearer {token}"}, timeout=30
     ) as http:
         (await http.put("/v1/enforcement/policies", json=POLICY)).raise_for_status()
-        targets = await _register(http, fake, count)
+        targets = await register(http, fake, count)
     already = len(fake.changes)
-    sent = await _alerts(bus, partner_id, targets)
-    await asyncio.to_thread(_wait_for_changes, fake, already + count, 60.0)
+    sent = await publish_alerts(bus, partner_id, targets, RATE)
+    await asyncio.to_thread(wait_for_changes, fake, already + count, 60.0)
     if len(fake.changes) - already < count:
         log = await asyncio.to_thread(service.log.read_text)
         errors = [line for line in log.splitlines() if '"level": "error"' in line]
@@ -163,7 +167,7 @@ async def _round(
     }
 
 
-def _wait_for_changes(fake: FakePartnerCenter, total: int, seconds: float) -> None:
+def wait_for_changes(fake: FakePartnerCenter, total: int, seconds: float) -> None:
     deadline = time.monotonic() + seconds
     while len(fake.changes) < total and time.monotonic() < deadline:
         time.sleep(0.05)

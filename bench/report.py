@@ -230,6 +230,39 @@ BENCHMARKS: dict[str, Benchmark] = {
         verdicts=("result",),
         latency_target=_p99_target,
     ),
+    "e2e_alert_suspend": Benchmark(
+        "End to end: alert to the provider's suspend call, every service running",
+        (
+            Metric(
+                "alert → provider suspend p99",
+                "p99_ms",
+                "ms",
+                Target("<=", 500.0, "target_p99_ms_max"),
+            ),
+            Metric("alert → provider suspend p50", "p50_ms", "ms"),
+            Metric("alerts offered", "rate_per_s", "alerts/s"),
+            Metric("every alert suspended", "all_suspended"),
+        ),
+        verdicts=("result",),
+        latency_target=_p99_target,
+    ),
+    "e2e_steady_traffic": Benchmark(
+        "End to end: steady mixed partner traffic through the gateway",
+        (
+            Metric("requests answered", "achieved_rps", "requests/s", baseline="offered_rps"),
+            Metric("latency p50", "p50_ms", "ms"),
+            Metric("latency p99", "p99_ms", "ms"),
+            Metric("errors", "errors", "", Target("<=", 0.0, "target_errors_max")),
+            Metric(
+                "resident memory growth, worst service (last vs first minute)",
+                "rss_growth_pct_max",
+                "%",
+                Target("<=", 10.0, "target_rss_growth_pct_max"),
+            ),
+            Metric("expected 4xx answers", "expected_4xx"),
+        ),
+        verdicts=("errors_target", "memory_target"),
+    ),
 }
 
 
