@@ -23,10 +23,15 @@ import time
 import uuid
 from typing import Any
 
-from bench.enforcement_suspend import POLICY, publish_alerts, register, wait_for_changes
-from bench.kernel_events import percentile
+from bench.enforcement_suspend import (
+    POLICY,
+    publish_alerts,
+    register,
+    suspension_figures,
+    wait_for_changes,
+)
 from bench.platform_run import UNLIMITED, nats_url, whole_platform
-from bench.samples import latency_sample, rate_series
+from bench.samples import latency_sample
 from partnerguard.common.bus.connection import EventBus
 from tests.e2e.platform import Platform
 
@@ -57,24 +62,7 @@ async def _round(platform: Platform, bus: EventBus, partner_id: uuid.UUID) -> di
             f"not every alert was carried out; {len(errors)} error lines in the platform's "
             f"log, the last: {errors[-1][:3000] if errors else '-'}\n"
         )
-    suspensions = [
-        (change.at, (change.at - sent[change.subscription_id]) * 1000)
-        for change in fake.changes[already:]
-        if change.subscription_id in sent and change.status == "suspended"
-    ]
-    latencies = sorted(latency for _, latency in suspensions)
-    first = min(sent.values(), default=0.0)
-    return {
-        "alerts": count,
-        "suspended": len(latencies),
-        "p50_ms": round(percentile(latencies, 0.5), 1) if latencies else None,
-        "p99_ms": round(percentile(latencies, 0.99), 1) if latencies else None,
-        "max_ms": round(latencies[-1], 1) if latencies else None,
-        "latencies": latencies,
-        "timeline": rate_series(
-            [at for at, _ in suspensions], first, max((at for at, _ in suspensions), default=first)
-        ),
-    }
+    return suspension_figures(fake, sent, already, count)
 
 
 async def run() -> dict[str, Any]:

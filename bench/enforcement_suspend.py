@@ -147,6 +147,14 @@ async def _round(
             f"not every alert was carried out; {len(errors)} errors in the service's log, "
             f"the last: {errors[-1][:3000] if errors else '-'}\n"
         )
+    return suspension_figures(fake, sent, already, count)
+
+
+def suspension_figures(
+    fake: FakePartnerCenter, sent: dict[str, float], already: int, count: int
+) -> dict[str, Any]:
+    """A round's figures from the vendor's changes after the first ``already``: each alert's
+    latency from when it was due (``sent``) to its subscription's suspension."""
     suspensions = [
         (change.at, (change.at - sent[change.subscription_id]) * 1000)
         for change in fake.changes[already:]
