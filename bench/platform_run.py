@@ -1,7 +1,8 @@
 """The whole platform for the cross-service benchmarks: ``partnerguard run`` as a real launcher
-process on a fresh data folder and free ports, its outside world faked in this process, exactly
-as the end-to-end tests start it (:mod:`tests.e2e.conftest`), and the resident memory of its
-processes."""
+process on a fresh data folder and free ports, its outside world faked in this process, as the
+end-to-end tests start it (:mod:`tests.e2e.conftest`) but with the services' own job intervals
+(the tests' quicker ones cost CPU an operator's platform does not spend), and the resident
+memory of its processes."""
 
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ from pathlib import Path
 
 import psutil
 
-from tests.e2e.conftest import QUICK_JOBS
 from tests.e2e.outside import Outside
 from tests.e2e.platform import Platform
 from tests.support.launcher import (
@@ -43,9 +43,7 @@ async def whole_platform(env: Mapping[str, str] | None = None) -> AsyncIterator[
     data_dir = root / "platform"
     data_dir.mkdir()
     ports = Ports.free()
-    run = launch(
-        data_dir, ports, root / "platform.log", outside.environment() | QUICK_JOBS | dict(env or {})
-    )
+    run = launch(data_dir, ports, root / "platform.log", outside.environment() | dict(env or {}))
     try:
         await asyncio.to_thread(wait_until_ready, run, ports, run.started + READY_WITHIN)
         yield Platform(run, ports, data_dir, outside)

@@ -47,6 +47,17 @@ def test_status_fails_when_no_service_answers() -> None:
     ]
 
 
+def test_run_refuses_a_bad_process_count_before_starting_anything(tmp_path: Path) -> None:
+    for value, why in [("0", "must be between 1 and 16, not 0"), ("two", "is not a whole number")]:
+        env = without_servers(ENFORCEMENT_PROCESSES=value)
+
+        result = partnerguard("run", "--data-dir", str(tmp_path), env=env)
+
+        assert result.returncode != 0
+        assert f"ENFORCEMENT_PROCESSES {why}" in result.stdout + result.stderr
+        assert list(tmp_path.iterdir()) == [], "nothing was started"
+
+
 def test_migrate_provisions_an_external_server_named_by_database_url(
     password_pg: EmbeddedPostgres, tmp_path: Path
 ) -> None:

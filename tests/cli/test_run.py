@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -15,6 +16,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 import nats
+import psutil
 import pytest
 
 from tests.support.launcher import (
@@ -27,6 +29,7 @@ from tests.support.launcher import (
     launch,
     leftovers,
     service_pid,
+    service_pids,
     stop_with_ctrl_c,
     wait_until_ready,
 )
@@ -63,10 +66,14 @@ async def identity(ports: Ports) -> tuple[int, dict[str, object]]:
     return system_id, created
 
 
+# Enforcement runs as two processes sharing its port; the other services as one each.
+TWO_ENFORCEMENT_PROCESSES = {"ENFORCEMENT_PROCESSES": "2"}
+
+
 @pytest.fixture(scope="module")
 def first_run(data_dir: Path, ports: Ports, logs: Path) -> Iterator[Launch]:
     """The platform on a fresh data folder, up within a minute of launch."""
-    run = launch(data_dir, ports, logs / "first-run.log")
+    run = launch(data_dir, ports, logs / "first-run.log", TWO_ENFORCEMENT_PROCESSES)
     try:
         wait_until_ready(run, ports, run.started + READY_WITHIN)
         run.identity = asyncio.run(identity(ports))
@@ -147,6 +154,40 @@ def test_a_service_that_dies_is_restarted(first_run: Launch, ports: Ports) -> No
         pytest.fail(f"billing was not restarted:\n{first_run.output()}")
     wait_until_ready(first_run, ports, deadline)
     assert "billing exited unexpectedly (killed by SIGKILL)" in first_run.output()
+
+
+def _listening_on(pid: int, port: int) -> bool:
+    return any(
+        c.status == psutil.CONN_LISTEN and c.laddr.port == port
+        for c in psutil.Process(pid).net_connections(kind="tcp")
+    )
+
+
+def test_a_service_of_two_processes_keeps_answering_while_one_is_killed(
+    first_run: Launch, ports: Ports
+) -> None:
+    port = ports.services["enforcement"]
+    pids = service_pids(first_run, "enforcement")
+    assert len(pids) == 2, first_run.output()
+    assert all(_listening_on(pid, port) for pid in pids)
+
+    os.kill(pids[0], signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while True:
+        # Every new connection meanwhile reaches a live process: none is refused.
+        response = httpx.get(f"{ports.url('enforcement')}/healthz", trust_env=False, timeout=2.0)
+        assert response.status_code == 200
+        now = service_pids(first_run, "enforcement")
+        if len(now) == 2 and pids[0] not in now and all(_listening_on(p, port) for p in now):
+            break
+        if time.monotonic() > deadline:
+            pytest.fail(f"the killed enforcement process was not restarted:\n{first_run.output()}")
+        time.sleep(0.1)
+    assert pids[1] in now
+    assert re.search(
+        r"enforcement\.[12] exited unexpectedly \(killed by SIGKILL\)", first_run.output()
+    )
+    wait_until_ready(first_run, ports, deadline)
 
 
 def test_ctrl_c_stops_every_process_and_exits_zero(first_run: Launch, data_dir: Path) -> None:

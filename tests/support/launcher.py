@@ -120,15 +120,23 @@ def note_descendants(run: Launch) -> None:
             pass
 
 
-def service_pid(run: Launch, service: str) -> int | None:
+def service_pids(run: Launch, service: str) -> list[int]:
+    """The launcher's live processes serving ``service`` (more than one with
+    ``<SERVICE>_PROCESSES``)."""
     target = f"partnerguard.{service}.app:create_app"
+    found = []
     for child in psutil.Process(run.process.pid).children():
         try:
-            if target in child.cmdline():
-                return child.pid
+            if target in child.cmdline() and child.status() != psutil.STATUS_ZOMBIE:
+                found.append(child.pid)
         except psutil.NoSuchProcess:
             continue
-    return None
+    return found
+
+
+def service_pid(run: Launch, service: str) -> int | None:
+    pids = service_pids(run, service)
+    return pids[0] if pids else None
 
 
 def wait_until_ready(run: Launch, ports: Ports, deadline: float) -> None:

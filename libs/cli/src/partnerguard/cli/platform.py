@@ -3,7 +3,8 @@
 PostgreSQL and NATS are the embedded ones in the data folder unless ``DATABASE_URL`` (a
 superuser URL) or ``NATS_URL`` name external servers; embedded ones that crash are started
 again (:mod:`partnerguard.cli.keeper`). Each service runs as one uvicorn process serving its API
-and its workers (``RUN_WORKERS=true``), configured through its environment.
+and its workers (``RUN_WORKERS=true``), configured through its environment; or as
+``<SERVICE>_PROCESSES`` such processes sharing its port (:mod:`partnerguard.cli.replica`).
 """
 
 from __future__ import annotations
@@ -84,6 +85,7 @@ def load_configuration(
         all_specs = discover_services()
         for spec in all_specs:
             settings.service_port(spec)
+            settings.service_processes(spec)
     except ValueError as exc:  # pydantic's ValidationError included
         raise PlatformError(f"invalid configuration: {exc}") from exc
     return settings, all_specs, select_services(all_specs, only)
@@ -237,9 +239,10 @@ def service_children(
     log_json: bool,
     own_environment: Mapping[str, Mapping[str, str]] | None = None,
 ) -> list[ChildSpec]:
-    """One uvicorn process per service, its configuration entirely in its environment.
+    """The uvicorn processes of every service (``<SERVICE>_PROCESSES``, each named
+    ``service.N`` when more than one), their configuration entirely in their environment.
 
-    ``own_environment`` holds what only one service is given (service → variables).
+        ``own_environment`` holds what only one service is given (service → variables).
     """
     # The launcher's own environment (PATH, HOME, locale ...) passes on; ours overrides it.
     inherited = {k: v for k, v in os.environ.items() if k not in PRIVATE_VARIABLES}
@@ -264,13 +267,24 @@ def service_children(
         }
         env |= serve_environment(ServeRole.ALL)
         env |= own_environment.get(spec.name, {})
+        processes = settings.service_processes(spec)
         argv = serve_argv(
             spec,
             ServeRole.ALL,
             ServeSettings(host=HOST, port=port, shutdown_grace_seconds=GRACEFUL_SHUTDOWN_SECONDS),
+            shared_port=processes > 1,
         )
-        children.append(ChildSpec(spec.name, argv, env))
+        children += [ChildSpec(name, argv, env) for name in process_names(spec, settings)]
     return children
+
+
+def process_names(spec: ServiceSpec, settings: LauncherSettings) -> list[str]:
+    """The names of a service's processes (their lines' prefix): ``service``, or ``service.N``
+    for each of several."""
+    processes = settings.service_processes(spec)
+    if processes == 1:
+        return [spec.name]
+    return [f"{spec.name}.{n}" for n in range(1, processes + 1)]
 
 
 def gateway_url(all_specs: Sequence[ServiceSpec], settings: LauncherSettings) -> str:
@@ -309,7 +323,7 @@ def _signals_ignored() -> Iterator[None]:
 def run_platform(data_dir: Path, only: Sequence[str] | None, ready_timeout: float) -> int:
     """``partnerguard run``: serve until interrupted; the exit code."""
     settings, all_specs, specs = load_configuration(only)
-    printer = LinePrinter([s.name for s in specs])
+    printer = LinePrinter([name for s in specs for name in process_names(s, settings)])
     endpoints = service_endpoints(specs, settings)
     ensure_ports_free(endpoints)
     infra = Infrastructure(data_dir.resolve(), settings, printer)

@@ -29,8 +29,11 @@ class ServeSettings(BaseSettings):
     shutdown_grace_seconds: float = 20.0
 
 
-def serve_argv(spec: ServiceSpec, role: ServeRole, settings: ServeSettings) -> list[str]:
-    """The uvicorn command line of one role of one service.
+def serve_argv(
+    spec: ServiceSpec, role: ServeRole, settings: ServeSettings, *, shared_port: bool = False
+) -> list[str]:
+    """The uvicorn command line of one role of one service; with ``shared_port``, that of one
+    of several processes serving it on the same port (:mod:`partnerguard.cli.replica`).
 
     The worker role serves only health and metrics, on the same port, so both roles are probed
     and scraped alike. On SIGTERM uvicorn waits up to ``shutdown_grace_seconds`` for open
@@ -39,6 +42,20 @@ def serve_argv(spec: ServiceSpec, role: ServeRole, settings: ServeSettings) -> l
     """
     app = spec.worker_app if role is ServeRole.WORKER else spec.api_app
     port = settings.port if settings.port is not None else spec.default_port
+    grace = str(round(settings.shutdown_grace_seconds))
+    if shared_port:
+        return [
+            sys.executable,
+            "-m",
+            "partnerguard.cli.replica",
+            app,
+            "--host",
+            settings.host,
+            "--port",
+            str(port),
+            "--timeout-graceful-shutdown",
+            grace,
+        ]
     return [
         sys.executable,
         "-m",
@@ -51,7 +68,7 @@ def serve_argv(spec: ServiceSpec, role: ServeRole, settings: ServeSettings) -> l
         str(port),
         "--no-access-log",
         "--timeout-graceful-shutdown",
-        str(round(settings.shutdown_grace_seconds)),
+        grace,
     ]
 
 

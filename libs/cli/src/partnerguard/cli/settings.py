@@ -14,6 +14,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from partnerguard.common.runtime import ServiceSpec
 
+# More processes of one service than this on one machine only contend for its cores.
+MAX_PROCESSES = 16
+
 
 class LauncherSettings(BaseSettings):
     model_config = SettingsConfigDict(env_file=None, extra="ignore")
@@ -41,3 +44,18 @@ class LauncherSettings(BaseSettings):
             return int(raw)
         except ValueError:
             raise ValueError(f"{spec.name.upper()}_PORT is not a port number: {raw!r}") from None
+
+    def service_processes(self, spec: ServiceSpec) -> int:
+        """``<SERVICE>_PROCESSES`` (e.g. ``ENFORCEMENT_PROCESSES=2``): how many processes serve
+        the service on its port, each with its API and its workers; else 1."""
+        name = f"{spec.name.upper()}_PROCESSES"
+        raw = os.environ.get(name)
+        if raw is None or not raw.strip():
+            return 1
+        try:
+            count = int(raw)
+        except ValueError:
+            raise ValueError(f"{name} is not a whole number: {raw!r}") from None
+        if not 1 <= count <= MAX_PROCESSES:
+            raise ValueError(f"{name} must be between 1 and {MAX_PROCESSES}, not {count}")
+        return count
