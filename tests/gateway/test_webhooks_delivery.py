@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import ssl
 import uuid
 from collections.abc import Iterator
@@ -27,7 +28,7 @@ from partnerguard.common.db.engine import Database
 from partnerguard.common.events import CloudEvent, EventData
 from partnerguard.common.events.types.billing import CustomerDelinquent, InvoiceIssued
 from partnerguard.common.events.types.enforcement import SubscriptionReinstated
-from partnerguard.common.tables import OutboxEvent
+from partnerguard.common.tables import InboxEvent, OutboxEvent
 from partnerguard.gateway.models import WebhookDelivery
 from partnerguard.gateway.roles import Role
 from partnerguard.gateway.settings import GatewaySettings
@@ -297,6 +298,37 @@ async def test_event_type_filters_select_what_each_webhook_receives(
         "enforcement.subscription.reinstated"
     ]
     assert len(receiver.to("/invoices")) == len(receiver.to("/enforcement")) == 1
+
+
+async def _inbox_holds(db: Database, event: CloudEvent) -> bool:
+    async with db.sweep_session() as session:
+        found = await session.scalar(
+            select(func.count()).select_from(InboxEvent).where(InboxEvent.event_id == event.id)
+        )
+    return bool(found)
+
+
+async def test_an_event_owed_to_no_webhook_is_passed_over_without_a_unit_of_work(
+    gw: RunningGateway, world: tuple[Partner, Fanout], receiver: WebhookReceiver
+) -> None:
+    a, fanout = world
+    nobody = await fanout.publish(delinquent(), a)
+    await subscribe(gw, a, receiver.url("/invoices"), ["billing.invoice.issued"])
+    filtered_out = await fanout.publish(delinquent(), a)
+    owed = await fanout.publish(invoice_issued(), a)
+
+    assert await fanout.drain() == 3
+
+    # Only the event some webhook selects took a transaction (and so an inbox record).
+    assert [await _inbox_holds(gw.db, e) for e in (nobody, filtered_out, owed)] == [
+        False,
+        False,
+        True,
+    ]
+    await deliver(gw)
+    assert [json.loads(r.body)["type"] for r in receiver.to("/invoices")] == [
+        "billing.invoice.issued"
+    ]
 
 
 async def test_a_redelivered_event_does_not_create_a_second_delivery(

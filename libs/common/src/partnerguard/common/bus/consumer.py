@@ -57,11 +57,22 @@ D = TypeVar("D", bound=EventData)
 Handler = Callable[[AsyncSession, Event[Any]], Awaitable[None]]
 
 
-class Handlers:
-    """The event handlers of one consumer: one small function per event type."""
+# Whether an event concerns a consumer at all, asked before its transaction is opened.
+Wanted = Callable[[Database, CloudEvent], Awaitable[bool]]
 
-    def __init__(self) -> None:
+
+class Handlers:
+    """The event handlers of one consumer: one small function per event type.
+
+    ``wanted``, when given, is asked first: an event it turns down is acknowledged without a
+    transaction or an inbox record. It suits a consumer that acts on few of the events it
+    reads (the gateway owes most events to no webhook): one cheap read instead of a unit of
+    work. It must answer from committed state only, as the handler would.
+    """
+
+    def __init__(self, wanted: Wanted | None = None) -> None:
         self._by_type: dict[str, tuple[type[EventData], Handler]] = {}
+        self._wanted = wanted
 
     def on(
         self, model: type[D]
@@ -93,6 +104,8 @@ class Handlers:
         )
         entry = self.get(envelope.type)
         if entry is None:
+            return "ignored"
+        if self._wanted is not None and not await self._wanted(db, envelope):
             return "ignored"
         model, handler = entry
         try:

@@ -6,12 +6,16 @@ and event handlers; the sweep role (BYPASSRLS) serves jobs that span partners.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import event, text
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -20,6 +24,13 @@ from sqlalchemy.ext.asyncio import (
 
 from partnerguard.common.db.rls import PARTNER_SETTING
 from partnerguard.common.settings import ServiceSettings
+
+# A pooled connection idle for longer than this is pinged before it is used again: a restarted
+# server leaves its old connections dead. One in steady use is not: the asyncpg dialect's ping
+# is three round trips (begin, select, rollback), which cost more than many a transaction.
+# A connection that dies while in use fails its transaction (a 503, or an event redelivered)
+# and SQLAlchemy then replaces every connection of the pool.
+PING_AFTER_IDLE_SECONDS = 2.0
 
 
 def make_engine(
@@ -30,11 +41,10 @@ def make_engine(
     max_overflow: int = 10,
     statement_timeout_ms: int = 30_000,
 ) -> AsyncEngine:
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         pool_size=pool_size,
         max_overflow=max_overflow,
-        pool_pre_ping=True,
         pool_recycle=1800,
         connect_args={
             "timeout": 10,
@@ -45,6 +55,28 @@ def make_engine(
             },
         },
     )
+    _ping_when_idle(engine)
+    return engine
+
+
+def _ping_when_idle(engine: AsyncEngine) -> None:
+    """Ping a connection on checkout only when it sat in the pool for a while."""
+    sync_engine = engine.sync_engine
+
+    @event.listens_for(sync_engine, "checkin")
+    def checked_in(dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(sync_engine, "checkout")
+    def checked_out(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            sync_engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            # The pool replaces the connection and tries again (up to three times).
+            raise DisconnectionError("a pooled connection was found dead") from exc
 
 
 class Database:
@@ -96,6 +128,14 @@ class Database:
         async with self._sweep_sessions() as session, session.begin():
             yield session
 
+    @asynccontextmanager
+    async def sweep_reads(self) -> AsyncIterator[AsyncConnection]:
+        """A connection as the sweep role outside any transaction: each statement commits on
+        its own. For one read that names its partner itself, asked so often that a unit of
+        work's begin, partner setting and commit would cost more than the read."""
+        async with self.sweep_engine.connect() as connection:
+            yield await connection.execution_options(isolation_level="AUTOCOMMIT")
+
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
@@ -122,7 +162,10 @@ class Database:
 
 async def set_partner(session: AsyncSession, partner_id: uuid.UUID) -> None:
     """Set the partner for the current transaction; row-level security reads it."""
-    await session.execute(
-        text("SELECT set_config(:name, :value, true)"),
-        {"name": PARTNER_SETTING, "value": str(partner_id)},
-    )
+    connection = await session.connection()
+    # Straight to the driver: this runs before every tenant transaction, and the ORM's
+    # execution of a text statement cost more than the round trip.
+    await connection.exec_driver_sql(_SET_PARTNER, (str(partner_id),))
+
+
+_SET_PARTNER = f"SELECT set_config('{PARTNER_SETTING}', $1, true)"

@@ -8,10 +8,25 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from partnerguard.common.bus.consumer import ConsumerSpec, Handlers
+from partnerguard.common.db.engine import Database
 from partnerguard.common.events import Event
+from partnerguard.common.events.envelope import CloudEvent
 from partnerguard.common.runtime import Consumer
-from partnerguard.gateway.webhooks.filters import WEBHOOK_STREAMS, deliverable_types
+from partnerguard.gateway.webhooks.filters import (
+    WEBHOOK_STREAMS,
+    deliverable_types,
+    patterns_matching,
+)
+from partnerguard.gateway.webhooks.repository import any_enabled_matching
 from partnerguard.gateway.webhooks.service import record_deliveries
+
+
+async def owed_to_any_webhook(db: Database, envelope: CloudEvent) -> bool:
+    """Most events are owed to no webhook: one read, not a unit of work, tells."""
+    async with db.sweep_reads() as connection:
+        return await any_enabled_matching(
+            connection, envelope.partnerid, patterns_matching(envelope.type)
+        )
 
 
 async def owe_to_webhooks(session: AsyncSession, event: Event[Any]) -> None:
@@ -22,7 +37,7 @@ def webhook_consumers() -> list[Consumer]:
     """``gateway-webhooks-<stream>`` for each stream, handling every catalog type in it."""
     consumers = []
     for stream in WEBHOOK_STREAMS:
-        handlers = Handlers()
+        handlers = Handlers(wanted=owed_to_any_webhook)
         for definition in deliverable_types():
             if definition.stream == stream:
                 handlers.on(definition.model)(owe_to_webhooks)

@@ -6,12 +6,27 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, exists, select, update
 from sqlalchemy.dialects.postgresql import array, insert
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from partnerguard.common.db.repository import Repository
 from partnerguard.common.ids import new_id
 from partnerguard.gateway.models import Webhook, WebhookAttempt, WebhookDelivery
+
+
+async def any_enabled_matching(
+    connection: AsyncConnection, partner_id: uuid.UUID, patterns: list[str]
+) -> bool:
+    """Whether the partner has an enabled webhook whose filters hold any of ``patterns``."""
+    statement = select(
+        exists().where(
+            Webhook.partner_id == partner_id,
+            Webhook.status == "enabled",
+            Webhook.event_types.has_any(array(patterns)),
+        )
+    )
+    return bool(await connection.scalar(statement))
 
 
 class WebhookRepository(Repository[Webhook]):
