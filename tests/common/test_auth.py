@@ -158,6 +158,9 @@ async def test_insufficient_scope_is_forbidden(client: httpx.AsyncClient, issuer
     assert response.status_code == 403
     assert response.headers["content-type"] == "application/problem+json"
     assert "widgets:read" in response.json()["detail"]
+    assert response.headers["www-authenticate"] == (
+        'Bearer error="insufficient_scope", scope="widgets:read"'
+    )
 
 
 async def test_rotated_key_is_fetched_and_unknown_kids_are_rate_limited() -> None:

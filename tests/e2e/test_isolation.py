@@ -397,8 +397,15 @@ async def test_a_token_without_the_operations_scope_gets_403_and_changes_nothing
         lacking = PARTNER_SCOPES - operation.scopes
         async with paced_client(platform, OWNER, paces[OWNER], lacking) as client:
             with subtests.test(msg=operation.operation_id):
-                why = problem(await send(client, operation, estate), 403)
+                response = await send(client, operation, estate)
+                why = problem(response, 403)
                 assert why is None, f"{operation.key} without {sorted(operation.scopes)}: {why}"
+                # RFC 6750 §3.1: the challenge names the scope to ask for.
+                challenge = response.headers.get("www-authenticate", "")
+                assert challenge.startswith('Bearer error="insufficient_scope"'), challenge
+                assert set(challenge.split('scope="')[1].rstrip('"').split()) == set(
+                    operation.scopes
+                ), challenge
     after = await readings(owner, own_reads, estate)
     assert changed(before, after) == []
 

@@ -104,6 +104,9 @@ async def test_an_insufficient_scope_is_refused_before_forwarding(proxied: Proxi
     )
     assert response.status_code == 403
     assert "onboarding:write" in response.json()["detail"]
+    assert response.headers["www-authenticate"] == (
+        'Bearer error="insufficient_scope", scope="onboarding:write"'
+    )
     assert proxied.upstream.state.calls == 0
 
 

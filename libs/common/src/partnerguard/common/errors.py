@@ -72,6 +72,16 @@ class Forbidden(DomainError):
     status, slug, title = 403, "forbidden", "Forbidden"
 
 
+class InsufficientScope(Forbidden):
+    """A valid token without a scope the route needs (RFC 6750 §3.1): the challenge names the
+    scopes, so a client knows which token to ask for."""
+
+    def __init__(self, missing: list[str]) -> None:
+        scopes = " ".join(sorted(missing))
+        super().__init__(f"the token lacks the scope {scopes}")
+        self.headers = {"WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{scopes}"'}
+
+
 class NotFound(DomainError):
     status, slug, title = 404, "not-found", "Not found"
 

@@ -12,7 +12,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, SecurityS
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from partnerguard.common.auth import Caller
-from partnerguard.common.errors import Forbidden, Unauthorized
+from partnerguard.common.errors import InsufficientScope, Unauthorized
 
 if TYPE_CHECKING:
     from partnerguard.common.runtime import Runtime
@@ -44,7 +44,7 @@ async def get_caller(
         request.state.caller = caller
     missing = [scope for scope in security_scopes.scopes if not caller.has_scope(scope)]
     if missing:
-        raise Forbidden(f"the token lacks the scope {' '.join(missing)}")
+        raise InsufficientScope(missing)
     return caller
 
 

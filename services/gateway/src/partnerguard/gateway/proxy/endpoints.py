@@ -7,7 +7,7 @@ from starlette.convertors import Convertor, register_url_convertor
 from starlette.responses import Response
 
 from partnerguard.common.auth import Caller
-from partnerguard.common.errors import Forbidden, NotFound
+from partnerguard.common.errors import InsufficientScope, NotFound
 from partnerguard.gateway.access import limited_caller
 from partnerguard.gateway.context import Gateway
 from partnerguard.gateway.proxy.routes import Route
@@ -71,7 +71,7 @@ async def forward(request: Request) -> Response:
     path = request.scope["path"]
     missing = required_scopes(gateway, service, request.method, path) - caller.scopes
     if missing:
-        raise Forbidden(f"the token lacks the scope {' '.join(sorted(missing))}")
+        raise InsufficientScope(list(missing))
     authorization = upstream_authorization(gateway, request, caller)
     return await gateway.proxy.forward(request, service, authorization)
 
