@@ -12,7 +12,8 @@ from partnerguard.common.pagination import Page, PageParams, make_page, page_par
 from partnerguard.common.web.deps import SessionDep, get_runtime
 from partnerguard.monitoring.deps import Reader, SettingsDep, Writer
 from partnerguard.monitoring.usage.footprints import KnownFootprints
-from partnerguard.monitoring.usage.ingest import ingest, read_batch
+from partnerguard.monitoring.usage.ingest import ingest
+from partnerguard.monitoring.usage.reading import read_batch
 from partnerguard.monitoring.usage.repository import RejectionRepository
 from partnerguard.monitoring.usage.schemas import BATCH_SCHEMA, IngestSummary, StreamRejectionOut
 

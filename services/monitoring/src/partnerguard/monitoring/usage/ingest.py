@@ -1,32 +1,24 @@
-"""Ingestion: a batch of usage records in, each accepted, a duplicate, or rejected with why.
-
-Records are checked one by one, so one bad record never costs the good ones beside it; the
-good ones are stored and aggregated by one statement in the caller's transaction. Both entry
-paths (HTTP batches and the USAGE stream) come through here.
+"""Ingestion: a read batch's customers resolved, then its good records stored and aggregated by
+one statement in the caller's transaction. Both entry paths (HTTP batches and the USAGE stream)
+come through here; reading is :mod:`partnerguard.monitoring.usage.reading`.
 """
 
 from __future__ import annotations
 
-import gc
-import json
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from decimal import Decimal
-from typing import Any
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime
+from typing import cast
 
 import structlog
-from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from partnerguard.common.errors import FieldProblem, Unprocessable
 from partnerguard.monitoring.customers.repository import CustomerRepository
 from partnerguard.monitoring.detection.settings import load_config
-from partnerguard.monitoring.models import FootprintKind
 from partnerguard.monitoring.usage.classify import heavy_compute_matcher
 from partnerguard.monitoring.usage.footprints import KnownFootprints
+from partnerguard.monitoring.usage.reading import REGION, RESOURCE_TYPE, Checked, Records, refuse
 from partnerguard.monitoring.usage.repository import (
     Columns,
     record_footprints,
@@ -34,188 +26,11 @@ from partnerguard.monitoring.usage.repository import (
     store_batch,
 )
 from partnerguard.monitoring.usage.schemas import (
-    BATCH,
-    RECORD,
     IngestSummary,
     RejectedRecord,
-    UsageRecordIn,
 )
 
 log = structlog.get_logger()
-
-# numeric(20, 8) holds 12 digits before the point; more would fail the whole statement.
-MAX_INTEGER_DIGITS = 12
-# Clocks differ: usage may start a little "in the future" of ours.
-CLOCK_SKEW = timedelta(minutes=5)
-# A record longer than this is not metered usage (the vendor rates per hour or per day).
-MAX_SPAN = timedelta(days=31)
-
-
-def parse_batch(body: bytes, max_records: int) -> list[Any]:
-    """The records of a body ``{"records": [...]}``, unchecked; a body that is not such a batch
-    is refused whole (422), since nothing in it can be told apart from the rest."""
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise Unprocessable(f"the body is not JSON: {exc}") from exc
-    if (
-        not isinstance(data, dict)
-        or set(data) != {"records"}
-        or not isinstance(data["records"], list)
-    ):
-        raise Unprocessable('the body must be an object {"records": [...]} and nothing else')
-    records: list[Any] = data["records"]
-    if not records:
-        raise Unprocessable("the batch has no records")
-    if len(records) > max_records:
-        raise Unprocessable(f"a batch holds at most {max_records} records, not {len(records)}")
-    return records
-
-
-def _problem(loc: str, msg: str, kind: str = "value_error") -> FieldProblem:
-    return FieldProblem(loc=[loc], msg=msg, type=kind)
-
-
-def _amount_problems(record: UsageRecordIn) -> list[FieldProblem]:
-    problems = []
-    for name in ("quantity", "cost"):
-        value: Decimal = getattr(record, name)
-        if value.is_signed():
-            problems.append(_problem(name, f"{name} must not be negative"))
-        elif value.adjusted() >= MAX_INTEGER_DIGITS:
-            problems.append(
-                _problem(name, f"{name} has more than {MAX_INTEGER_DIGITS} digits before the point")
-            )
-    return problems
-
-
-def _time_problems(record: UsageRecordIn, latest: datetime) -> list[FieldProblem]:
-    if record.usage_end < record.usage_start:
-        return [_problem("usage_end", "usage_end is before usage_start")]
-    if record.usage_end - record.usage_start > MAX_SPAN:
-        return [_problem("usage_end", "a record covers at most 31 days")]
-    if record.usage_start > latest:
-        return [_problem("usage_start", "usage_start is in the future")]
-    return []
-
-
-def _problems(record: UsageRecordIn, latest: datetime) -> list[FieldProblem]:
-    problems = _amount_problems(record) + _time_problems(record, latest)
-    if (record.customer_id is None) == (record.vendor_tenant_id is None):
-        problems.append(
-            _problem("customer_id", "give exactly one of customer_id and vendor_tenant_id")
-        )
-    return problems
-
-
-@dataclass
-class Checked:
-    """A batch after checking: the good records (with their positions), the refused ones, and
-    how many repeated an id earlier in the batch."""
-
-    records: list[UsageRecordIn] = field(default_factory=list)
-    positions: list[int] = field(default_factory=list)
-    rejected: list[RejectedRecord] = field(default_factory=list)
-    duplicates: int = 0
-
-    def keep(self, position: int, record: UsageRecordIn, latest: datetime, seen: set[str]) -> None:
-        """Keep ``record`` unless a rule beyond the schema refuses it (``latest``: the latest
-        plausible usage start). The common, clean record takes one cheap test."""
-        if (
-            record.cost.is_signed()
-            or record.quantity.is_signed()
-            or record.cost.adjusted() >= MAX_INTEGER_DIGITS
-            or record.quantity.adjusted() >= MAX_INTEGER_DIGITS
-            or not record.usage_start <= record.usage_end <= record.usage_start + MAX_SPAN
-            or record.usage_start > latest
-            or (record.customer_id is None) == (record.vendor_tenant_id is None)
-        ):
-            self.rejected.append(
-                RejectedRecord(
-                    index=position, record_id=record.record_id, errors=_problems(record, latest)
-                )
-            )
-        elif record.record_id in seen:
-            self.duplicates += 1
-        else:
-            seen.add(record.record_id)
-            self.records.append(record)
-            self.positions.append(position)
-
-
-@contextmanager
-def _no_cycle_collection() -> Iterator[None]:
-    """Pause the cycle collector while a batch's records are built: they hold no cycles,
-    yet the tens of thousands of new objects would trigger full collections of the whole
-    heap mid-batch (which more than doubled the time of validating one)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
-def read_batch(body: bytes, max_records: int, now: datetime) -> Checked:
-    """Check a body ``{"records": [...]}`` record by record.
-
-    A batch whose records all pass the schema is validated in one go (the common case, and
-    several times faster); otherwise each record is validated on its own, so that each bad
-    one is refused with its reasons and the rest kept.
-    """
-    try:
-        with _no_cycle_collection():
-            records = BATCH.validate_json(body)["records"]
-    except ValidationError:
-        return check_records(parse_batch(body, max_records), now)
-    if not records:
-        raise Unprocessable("the batch has no records")
-    if len(records) > max_records:
-        raise Unprocessable(f"a batch holds at most {max_records} records, not {len(records)}")
-    checked = Checked()
-    seen: set[str] = set()
-    latest = now + CLOCK_SKEW
-    for position, record in enumerate(records):
-        checked.keep(position, record, latest, seen)
-    return checked
-
-
-def check_records(raw: list[Any], now: datetime) -> Checked:
-    """Validate each record on its own; a record id repeated in the batch is a duplicate."""
-    checked = Checked()
-    seen: set[str] = set()
-    latest = now + CLOCK_SKEW
-    for position, item in enumerate(raw):
-        try:
-            record = RECORD.validate_python(item)
-        except ValidationError as exc:
-            checked.rejected.append(
-                RejectedRecord(
-                    index=position,
-                    record_id=_raw_id(item),
-                    errors=[
-                        FieldProblem(
-                            # A record that is not an object at all: the whole record.
-                            loc=[
-                                part if isinstance(part, int) else str(part) for part in err["loc"]
-                            ]
-                            or ["record"],
-                            msg=err["msg"],
-                            type=err["type"],
-                        )
-                        for err in exc.errors(include_url=False)
-                    ],
-                )
-            )
-            continue
-        checked.keep(position, record, latest, seen)
-    return checked
-
-
-def _raw_id(item: Any) -> str | None:
-    value = item.get("record_id") if isinstance(item, dict) else None
-    return value[:200] if isinstance(value, str) else None
 
 
 async def ingest(
@@ -223,77 +38,39 @@ async def ingest(
 ) -> IngestSummary:
     """Resolve the customers of a checked batch and store it in the caller's transaction."""
     rejected = checked.rejected
-    customers = CustomerRepository(session)
+    records = await _with_customers(session, partner_id, checked.records, rejected)
+    # Every customer id is set now (an unknown tenant's records are gone).
+    customer_ids = cast(list[uuid.UUID], records.customer_id)
+    # Customers go by their ``uuid.int`` in what sees every record: hashing a UUID runs Python.
+    keys = [customer_id.int for customer_id in customer_ids]
+    customers = dict(zip(keys, customer_ids, strict=True))
 
-    # Customers named by the vendor's tenant id become ours; an unknown tenant is refused.
-    tenants = {r.vendor_tenant_id for r in checked.records if r.vendor_tenant_id is not None}
-    by_tenant = await customers.customers_of_tenants(partner_id, tenants) if tenants else {}
-    resolved: list[tuple[int, UsageRecordIn, uuid.UUID]] = []
-    for position, record in zip(checked.positions, checked.records, strict=True):
-        customer_id = record.customer_id
-        if customer_id is None:
-            assert record.vendor_tenant_id is not None
-            customer_id = by_tenant.get(record.vendor_tenant_id)
-            if customer_id is None:
-                rejected.append(
-                    RejectedRecord(
-                        index=position,
-                        record_id=record.record_id,
-                        errors=[
-                            _problem(
-                                "vendor_tenant_id", "no customer of this partner has this tenant id"
-                            )
-                        ],
-                    )
+    currencies = await _currencies(session, partner_id, customers, keys, records)
+    expected = list(map(currencies.__getitem__, keys))
+    if expected != records.currency:
+        matching = []
+        for row, (wanted, currency) in enumerate(zip(expected, records.currency, strict=True)):
+            if currency == wanted:
+                matching.append(row)
+            else:
+                refuse(
+                    rejected,
+                    records,
+                    row,
+                    "currency",
+                    f"the customer's usage is in {wanted}, not {currency}",
                 )
-                continue
-        resolved.append((position, record, customer_id))
-
-    currencies = await _currencies(session, partner_id, resolved)
+        records = records.take(matching)
+        keys = list(map(keys.__getitem__, matching))
+        customer_ids = list(map(customer_ids.__getitem__, matching))
     config = await load_config(session, partner_id)
     is_heavy = heavy_compute_matcher(config.crypto_mining.heavy_patterns)
-    kept: list[tuple[UsageRecordIn, uuid.UUID]] = []
-    for position, record, customer_id in resolved:
-        if record.currency == currencies[customer_id]:
-            kept.append((record, customer_id))
-            continue
-        rejected.append(
-            RejectedRecord(
-                index=position,
-                record_id=record.record_id,
-                errors=[
-                    _problem(
-                        "currency",
-                        f"the customer's usage is in {currencies[customer_id]}, "
-                        f"not {record.currency}",
-                    )
-                ],
-            )
-        )
-    # Inserted in id order: two batches sharing ids (a feed re-sending) then wait for each
-    # other at their first shared id, never each for a row the other took first (a deadlock).
-    kept.sort(key=lambda pair: pair[0].record_id)
-    records = [record for record, _ in kept]
-    columns = Columns(
-        record_id=[r.record_id for r in records],
-        customer_id=[customer_id for _, customer_id in kept],
-        subscription_id=[r.subscription_id for r in records],
-        meter=[r.meter for r in records],
-        meter_category=[r.meter_category for r in records],
-        resource_type=[r.resource_type for r in records],
-        region=[r.region for r in records],
-        quantity=[r.quantity for r in records],
-        unit=[r.unit for r in records],
-        cost=[r.cost for r in records],
-        currency=[r.currency for r in records],
-        usage_start=[r.usage_start for r in records],
-        usage_end=[r.usage_end for r in records],
-        heavy_compute=[is_heavy(r.resource_type, r.meter) for r in records],
-    )
+    columns = _to_store(records, customer_ids, is_heavy)
 
     # Every good record counts, duplicates too: a duplicate's footprints were stored with it.
     # Before the records: the aggregate rows the store locks are then held only until commit.
-    sightings = _sightings(columns, known.unknown(partner_id, _footprint_keys(columns)))
+    unknown = known.unknown(partner_id, _footprint_keys(customers, keys, records))
+    sightings = _sightings(keys, records, unknown)
     await record_footprints(session, partner_id, sightings)
     known.remember_after_commit(session, partner_id, list(sightings))
     accepted = await store_batch(session, partner_id, columns)
@@ -312,61 +89,148 @@ async def ingest(
     return summary
 
 
+async def _with_customers(
+    session: AsyncSession, partner_id: uuid.UUID, records: Records, rejected: list[RejectedRecord]
+) -> Records:
+    """The records with their customer ids: customers named by the vendor's tenant id become
+    ours, and a record of a tenant no customer has is refused."""
+    by_tenant_rows = [
+        row for row, customer_id in enumerate(records.customer_id) if customer_id is None
+    ]
+    if not by_tenant_rows:
+        return records
+    tenant_ids = records.vendor_tenant_id
+    tenants = {tenant_ids[row] for row in by_tenant_rows}
+    by_tenant = await CustomerRepository(session).customers_of_tenants(
+        partner_id,
+        cast(set[uuid.UUID], tenants),  # exactly one of the two ids: checked on reading
+    )
+    customer_ids = list(records.customer_id)
+    unknown: set[int] = set()
+    for row in by_tenant_rows:
+        customer_id = by_tenant.get(cast(uuid.UUID, tenant_ids[row]))
+        if customer_id is None:
+            unknown.add(row)
+            refuse(
+                rejected,
+                records,
+                row,
+                "vendor_tenant_id",
+                "no customer of this partner has this tenant id",
+            )
+        customer_ids[row] = customer_id
+    records = replace(records, customer_id=customer_ids)
+    if unknown:
+        records = records.take([row for row in range(len(records)) if row not in unknown])
+    return records
+
+
+def _to_store(
+    records: Records, customer_ids: list[uuid.UUID], is_heavy: Callable[[str, str], bool]
+) -> Columns:
+    """The records as the statement binds them. They are in id order: two batches sharing ids
+    (a feed re-sending) then wait for each other at their first shared id, never each for a row
+    the other took first (a deadlock)."""
+    # A batch repeats a handful of (resource type, meter) pairs: each is classified once.
+    kinds = list(zip(records.resource_type, records.meter, strict=True))
+    verdicts = {kind: is_heavy(*kind) for kind in set(kinds)}
+    return Columns(
+        record_id=records.record_id,
+        customer_id=customer_ids,
+        subscription_id=records.subscription_id,
+        meter=records.meter,
+        meter_category=records.meter_category,
+        resource_type=records.resource_type,
+        region=records.region,
+        quantity=records.quantity,
+        unit=records.unit,
+        cost=records.cost,
+        currency=records.currency,
+        usage_start=records.usage_start,
+        usage_end=records.usage_end,
+        heavy_compute=list(map(verdicts.__getitem__, kinds)),
+    )
+
+
 FootprintKey = tuple[uuid.UUID, str, str]
 
 
-def _footprint_keys(columns: Columns) -> set[FootprintKey]:
+def _footprint_keys(
+    customers: dict[int, uuid.UUID], keys: list[int], records: Records
+) -> set[FootprintKey]:
     """Each customer's resource types and regions in the batch."""
-    resource_types = set(zip(columns.customer_id, columns.resource_type, strict=True))
-    regions = set(zip(columns.customer_id, columns.region, strict=True))
-    return {(c, FootprintKind.RESOURCE_TYPE.value, v) for c, v in resource_types} | {
-        (c, FootprintKind.REGION.value, v) for c, v in regions
+    resource_types = set(zip(keys, records.resource_type, strict=True))
+    regions = set(zip(keys, records.region, strict=True))
+    return {(customers[key], RESOURCE_TYPE, value) for key, value in resource_types} | {
+        (customers[key], REGION, value) for key, value in regions
     }
 
 
-def _sightings(columns: Columns, keys: set[FootprintKey]) -> dict[FootprintKey, datetime]:
-    """The earliest use in the batch of each of ``keys`` (usually few: most are known)."""
-    first: dict[FootprintKey, datetime] = {}
-    if not keys:
-        return first
-    for customer_id, resource_type, region, start in zip(
-        columns.customer_id, columns.resource_type, columns.region, columns.usage_start, strict=True
+def _sightings(
+    keys: list[int], records: Records, unknown: set[FootprintKey]
+) -> dict[FootprintKey, datetime]:
+    """The earliest use in the batch of each of ``unknown`` (usually none: most are known)."""
+    if not unknown:
+        return {}
+    wanted = {
+        (customer_id.int, kind, value): (customer_id, kind, value)
+        for customer_id, kind, value in unknown
+    }
+    first: dict[tuple[int, str, str], datetime] = {}
+    for key, resource_type, region, start in zip(
+        keys, records.resource_type, records.region, records.usage_start, strict=True
     ):
-        for key in (
-            (customer_id, FootprintKind.RESOURCE_TYPE.value, resource_type),
-            (customer_id, FootprintKind.REGION.value, region),
-        ):
-            if key in keys:
-                at = first.get(key)
+        for sighting in ((key, RESOURCE_TYPE, resource_type), (key, REGION, region)):
+            if sighting in wanted:
+                at = first.get(sighting)
                 if at is None or start < at:
-                    first[key] = start
-    return first
+                    first[sighting] = start
+    return {wanted[sighting]: at for sighting, at in first.items()}
 
 
 async def _currencies(
     session: AsyncSession,
     partner_id: uuid.UUID,
-    resolved: list[tuple[int, UsageRecordIn, uuid.UUID]],
-) -> dict[uuid.UUID, str]:
-    """Each customer's usage currency: the one it has, else that of its first record here.
-
-    Customers new to monitoring, or with usage earlier than known, are registered first.
-    """
-    first: dict[uuid.UUID, tuple[str, datetime]] = {}
-    for _, record, customer_id in resolved:
-        known = first.get(customer_id)
-        if known is None or record.usage_start < known[1]:
-            # A new customer's currency is its first record's here; the others must match.
-            first[customer_id] = (known[0] if known else record.currency, record.usage_start)
-    if not first:
+    customers: dict[int, uuid.UUID],
+    keys: list[int],
+    records: Records,
+) -> dict[int, str]:
+    """Each customer's usage currency (by ``uuid.int``): the one it has, else that of its first
+    record in the batch. Customers new to monitoring, or with usage earlier than known, are
+    registered first."""
+    if not keys:
         return {}
-    usage = await CustomerRepository(session).usage_of(partner_id, list(first))
-    currencies = {cid: currency for cid, (currency, _) in usage.items() if currency is not None}
-    unsettled = {}
-    for customer_id, (currency, earliest) in first.items():
-        known_currency, known_first = usage.get(customer_id, (None, None))
-        if known_currency is None or known_first is None or earliest < known_first:
-            unsettled[customer_id] = (currency, earliest)
+    earliest: dict[int, datetime] = {}
+    for key, start in zip(keys, records.usage_start, strict=True):
+        at = earliest.get(key)
+        if at is None or start < at:
+            earliest[key] = start
+    usage = await CustomerRepository(session).usage_of(partner_id, list(customers.values()))
+    known = {customer_id.int: row for customer_id, row in usage.items()}
+    currencies = {key: currency for key, (currency, _) in known.items() if currency is not None}
+    unsettled = []
+    for key, start in earliest.items():
+        known_currency, known_first = known.get(key, (None, None))
+        if known_currency is None or known_first is None or start < known_first:
+            unsettled.append(key)
     if unsettled:
-        currencies.update(await settle_customers(session, partner_id, unsettled))
+        first = _first_currencies(keys, records, set(unsettled))
+        settled = await settle_customers(
+            session,
+            partner_id,
+            {customers[key]: (first[key], earliest[key]) for key in unsettled},
+        )
+        currencies.update((customer_id.int, currency) for customer_id, currency in settled.items())
     return currencies
+
+
+def _first_currencies(keys: list[int], records: Records, wanted: set[int]) -> dict[int, str]:
+    """The currency of each wanted customer's first record in the batch (records are in id
+    order, so the first is the one of least position): the one its usage will be in, if new."""
+    first: dict[int, tuple[int, str]] = {}
+    for key, position, currency in zip(keys, records.position, records.currency, strict=True):
+        if key in wanted:
+            seen = first.get(key)
+            if seen is None or position < seen[0]:
+                first[key] = (position, currency)
+    return {key: currency for key, (_, currency) in first.items()}

@@ -10,7 +10,6 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func
@@ -25,13 +24,16 @@ from partnerguard.monitoring.models import Customer, UsageRejection
 # Records are de-duplicated by the primary key (partner, record id); only rows actually
 # inserted feed the aggregates, so a record sent twice counts once. Aggregates are written
 # in key order, so two batches touching the same rows lock them in the same order.
+# Amounts come as the decimal strings they were sent as, cast here: asyncpg's binary encoding
+# of a Decimal costs the client four times what sending its text does, and PostgreSQL reads
+# either about as fast.
 _INGEST = """
 WITH incoming AS (
     SELECT record_id, customer_id, subscription_id, meter, meter_category, resource_type, region,
-           quantity, unit, cost, currency,
+           quantity::numeric, unit, cost::numeric, currency,
            usage_start, usage_end, heavy_compute
     FROM unnest($2::text[], $3::uuid[], $4::uuid[], $5::text[], $6::text[], $7::text[],
-                $8::text[], $9::numeric[], $10::text[], $11::numeric[], $12::text[],
+                $8::text[], $9::text[], $10::text[], $11::text[], $12::text[],
                 $13::timestamptz[], $14::timestamptz[], $15::bool[])
          AS r(record_id, customer_id, subscription_id, meter, meter_category, resource_type,
               region, quantity, unit, cost, currency, usage_start, usage_end, heavy_compute)
@@ -89,7 +91,8 @@ SELECT count(*) FROM inserted
 
 @dataclass
 class Columns:
-    """A batch as parallel columns, the shape the statement binds."""
+    """A batch as parallel columns, the shape the statement binds. Amounts are plain decimal
+    strings (digits, at most one point, no exponent)."""
 
     record_id: list[str] = field(default_factory=list)
     customer_id: list[uuid.UUID] = field(default_factory=list)
@@ -98,9 +101,9 @@ class Columns:
     meter_category: list[str] = field(default_factory=list)
     resource_type: list[str] = field(default_factory=list)
     region: list[str] = field(default_factory=list)
-    quantity: list[Decimal] = field(default_factory=list)
+    quantity: list[str] = field(default_factory=list)
     unit: list[str] = field(default_factory=list)
-    cost: list[Decimal] = field(default_factory=list)
+    cost: list[str] = field(default_factory=list)
     currency: list[str] = field(default_factory=list)
     usage_start: list[datetime] = field(default_factory=list)
     usage_end: list[datetime] = field(default_factory=list)

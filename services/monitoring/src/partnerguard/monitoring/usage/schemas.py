@@ -6,6 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
+import msgspec
 from pydantic import (
     AwareDatetime,
     BaseModel,
@@ -58,8 +59,42 @@ class _Batch(TypedDict):
     records: list[UsageRecordIn]
 
 
-# A whole body at once: the fast path for batches whose every record is well formed.
+# A whole body at once, for batches whose every record passes the schema.
 BATCH = TypeAdapter(_Batch)
+
+# The same record as msgspec reads it: the fast path of a batch (see ``ingest.read_batch``),
+# several times cheaper than pydantic. It takes nothing that UsageRecordIn refuses, except what
+# the fast path checks on the decoded columns (labels' whitespace, the id, decimal, time and
+# currency formats); a batch with anything doubtful is read with UsageRecordIn instead.
+_WireLabel = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+
+
+class WireRecord(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    """UsageRecordIn as msgspec decodes it (never tracked by the cycle collector: it holds only
+    strings)."""
+
+    record_id: _WireLabel
+    # Ids as text: they repeat, and each distinct one is parsed once (see ingest._uuids).
+    subscription_id: str
+    meter: _WireLabel
+    meter_category: _WireLabel
+    resource_type: _WireLabel
+    region: _WireLabel
+    quantity: str
+    unit: _WireLabel
+    cost: str
+    currency: str
+    usage_start: str
+    usage_end: str
+    customer_id: str | None = None
+    vendor_tenant_id: str | None = None
+
+
+class WireBatch(msgspec.Struct, forbid_unknown_fields=True):
+    records: list[WireRecord]
+
+
+WIRE_BATCH = msgspec.json.Decoder(WireBatch)
 
 
 # The body of POST /usage, as documented: a batch is read raw and its records validated one by

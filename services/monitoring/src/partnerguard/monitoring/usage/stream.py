@@ -20,7 +20,8 @@ from partnerguard.common.errors import Unprocessable
 from partnerguard.common.runtime import Consumer
 from partnerguard.monitoring.settings import MonitoringSettings
 from partnerguard.monitoring.usage.footprints import KnownFootprints
-from partnerguard.monitoring.usage.ingest import ingest, read_batch
+from partnerguard.monitoring.usage.ingest import ingest
+from partnerguard.monitoring.usage.reading import read_batch
 from partnerguard.monitoring.usage.repository import record_rejections
 
 SUBJECTS = ["usage.*.records"]
