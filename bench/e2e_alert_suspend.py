@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import statistics
 import sys
 import time
 import uuid
@@ -27,13 +26,13 @@ from typing import Any
 
 from bench.enforcement_suspend import (
     POLICY,
+    over_rounds,
     publish_alerts,
     register,
     suspension_figures,
     wait_for_changes,
 )
 from bench.platform_run import UNLIMITED, nats_url, whole_platform
-from bench.samples import latency_sample
 from partnerguard.common.bus.connection import EventBus
 from tests.e2e.platform import Platform
 
@@ -77,23 +76,7 @@ async def run() -> dict[str, Any]:
             rounds = [await _round(platform, bus, partner.partner_id) for _ in range(ROUNDS)]
         finally:
             await bus.close()
-    samples = {
-        "latency_ms": {
-            "alert → provider suspend": latency_sample(
-                [ms for r in rounds for ms in r.pop("latencies")]
-            )
-        },
-        "throughput": {
-            "unit": "suspensions/s",
-            "x": "s since the round's first alert was due",
-            "series": {f"round {n + 1}": r.pop("timeline") for n, r in enumerate(rounds)},
-        },
-    }
-    for number, figures in enumerate(rounds):
-        sys.stdout.write(f"round {number}: {figures}\n")
-    complete = all(r["suspended"] == r["alerts"] for r in rounds)
-    p50 = statistics.median(r["p50_ms"] or 0.0 for r in rounds)
-    p99 = statistics.median(r["p99_ms"] or float("inf") for r in rounds)
+    samples, complete, p50, p99 = over_rounds(rounds, "alert → provider suspend")
     passed = complete and p99 <= TARGET_P99_MS
     sys.stdout.write(
         f"\nend to end, alert to provider suspend at {RATE:.0f} alerts/s: p50 {p50:.0f} ms, "

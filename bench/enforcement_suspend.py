@@ -181,6 +181,27 @@ def wait_for_changes(fake: FakePartnerCenter, total: int, seconds: float) -> Non
         time.sleep(0.05)
 
 
+def over_rounds(
+    rounds: list[dict[str, Any]], path: str
+) -> tuple[dict[str, Any], bool, float, float]:
+    """The alert benchmarks' samples (each round's latencies and timeline, taken out of its
+    figures) and their medians over rounds: samples, every alert suspended, p50, p99."""
+    samples = {
+        "latency_ms": {path: latency_sample([ms for r in rounds for ms in r.pop("latencies")])},
+        "throughput": {
+            "unit": "suspensions/s",
+            "x": "s since the round's first alert was due",
+            "series": {f"round {n + 1}": r.pop("timeline") for n, r in enumerate(rounds)},
+        },
+    }
+    for number, figures in enumerate(rounds):
+        sys.stdout.write(f"round {number}: {figures}\n")
+    complete = all(r["suspended"] == r["alerts"] for r in rounds)
+    p50 = statistics.median(r["p50_ms"] or 0.0 for r in rounds)
+    p99 = statistics.median(r["p99_ms"] or float("inf") for r in rounds)
+    return samples, complete, p50, p99
+
+
 async def run() -> dict[str, Any]:
     fake = FakePartnerCenter().start()
     try:
@@ -198,21 +219,7 @@ async def run() -> dict[str, Any]:
                 await bus.close()
     finally:
         fake.stop()
-    samples = {
-        "latency_ms": {
-            "alert → suspension": latency_sample([ms for r in rounds for ms in r.pop("latencies")])
-        },
-        "throughput": {
-            "unit": "suspensions/s",
-            "x": "s since the round's first alert was due",
-            "series": {f"round {n + 1}": r.pop("timeline") for n, r in enumerate(rounds)},
-        },
-    }
-    for number, figures in enumerate(rounds):
-        sys.stdout.write(f"round {number}: {figures}\n")
-    complete = all(r["suspended"] == r["alerts"] for r in rounds)
-    p50 = statistics.median(r["p50_ms"] or 0.0 for r in rounds)
-    p99 = statistics.median(r["p99_ms"] or float("inf") for r in rounds)
+    samples, complete, p50, p99 = over_rounds(rounds, "alert → suspension")
     passed = complete and p99 <= TARGET_P99_MS
     sys.stdout.write(
         f"\nalert to suspension at {RATE:.0f} alerts/s: p50 {p50:.0f} ms, p99 {p99:.0f} ms "
