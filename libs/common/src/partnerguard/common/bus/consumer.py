@@ -23,6 +23,7 @@ import structlog
 from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.client import JetStreamContext
 from prometheus_client import Counter, Gauge, Histogram
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -163,6 +164,29 @@ class ConsumerSpec:
         return self.backoff[min(delivered, len(self.backoff)) - 1]
 
 
+# How long a pull waits for the rest of the messages the broker said were pending, when
+# another replica takes some of them first.
+_TOP_UP_SECONDS = 0.05
+
+
+async def pull(sub: JetStreamContext.PullSubscription, batch: int, wait: float) -> list[Msg]:
+    """Up to ``batch`` messages: waits up to ``wait`` for the first, then takes only those the
+    broker reported pending behind it (and any a past request left in the subscription's queue).
+    Raises nats-py's timeout when none came.
+
+    Not ``fetch(batch)``: when its first request finds the consumer empty, nats-py keeps the
+    messages that then arrive until the batch is full or ``wait`` has passed, so an idle
+    consumer held each new burst for up to a second (seen as 1 s stalls at 100 alerts/s)."""
+    first = await sub.fetch(1, timeout=wait)
+    behind = min(batch - 1, first[-1].metadata.num_pending + sub.pending_msgs)
+    if behind < 1:
+        return first
+    try:
+        return first + await sub.fetch(behind, timeout=_TOP_UP_SECONDS)
+    except (NatsTimeoutError, TimeoutError):
+        return first
+
+
 class EventConsumer:
     """Pulls batches from one durable consumer and handles each message once in effect."""
 
@@ -184,7 +208,7 @@ class EventConsumer:
         log.info("consumer.started", consumer=self.spec.durable, subjects=self.spec.subjects)
         while not stop.is_set():
             try:
-                messages = await sub.fetch(self.spec.batch, timeout=self.spec.fetch_timeout)
+                messages = await pull(sub, self.spec.batch, self.spec.fetch_timeout)
             except (NatsTimeoutError, TimeoutError):
                 continue
             except Exception as exc:
