@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, func, or_, select, tuple_
+from sqlalchemy import and_, func, or_, select, update
 
 from partnerguard.common.db.repository import Repository
 from partnerguard.enforcement.models import Customer, Hold, ProviderOperation, Subscription
@@ -153,39 +153,51 @@ class ProviderRepository(Repository[ProviderOperation]):
         self, now: datetime, limit: int, lease_until: datetime
     ) -> list[ClaimedOperation]:
         """Lease up to ``limit`` pending operations due by ``now``: each counts an attempt and is
-        not due again before ``lease_until``. Rows another runner holds are skipped."""
-        statement = (
-            select(ProviderOperation)
-            .where(ProviderOperation.status == PENDING, ProviderOperation.next_attempt_at <= now)
-            .order_by(ProviderOperation.next_attempt_at, ProviderOperation.id)
+        not due again before ``lease_until``. Rows another runner holds are skipped. One
+        statement: the runner claims once per wake-up, so this is on every alert's path."""
+        op = ProviderOperation
+        due = (
+            select(op.id)
+            .where(op.status == PENDING, op.next_attempt_at <= now)
+            .order_by(op.next_attempt_at, op.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
-            .execution_options(populate_existing=True)
+            .cte("due")
         )
-        operations = await self.list(statement)
-        if not operations:
-            return []
-        for operation in operations:
-            operation.attempts += 1
-            operation.next_attempt_at = lease_until
-        await self.session.flush()
-        etags = await self._etags({(o.partner_id, o.subscription_id) for o in operations})
-        tenants = await self._vendor_tenants({(o.partner_id, o.customer_id) for o in operations})
-        return [
-            ClaimedOperation(
-                id=o.id,
-                partner_id=o.partner_id,
-                customer_id=o.customer_id,
-                subscription_id=o.subscription_id,
-                action=o.action,
-                revision=o.revision,
-                request_id=o.request_id,
-                attempts=o.attempts,
-                etag=etags.get((o.partner_id, o.subscription_id)),
-                vendor_tenant_id=tenants.get((o.partner_id, o.customer_id)),
+        etag = (
+            select(Subscription.etag)
+            .where(
+                Subscription.partner_id == op.partner_id,
+                Subscription.subscription_id == op.subscription_id,
             )
-            for o in operations
-        ]
+            .scalar_subquery()
+        )
+        tenant = (
+            select(Customer.vendor_tenant_id)
+            .where(Customer.partner_id == op.partner_id, Customer.customer_id == op.customer_id)
+            .scalar_subquery()
+        )
+        statement = (
+            update(op)
+            .where(op.id == due.c.id)
+            .values(attempts=op.attempts + 1, next_attempt_at=lease_until)
+            .returning(
+                op.id,
+                op.partner_id,
+                op.customer_id,
+                op.subscription_id,
+                op.action,
+                op.revision,
+                op.request_id,
+                op.attempts,
+                etag,
+                tenant,
+            )
+            # Core rows, not ORM objects: nothing in the session goes stale.
+            .execution_options(synchronize_session=False)
+        )
+        rows = await self.session.execute(statement)
+        return [ClaimedOperation(*row) for row in rows]
 
     async def lock_operation(self, operation_id: uuid.UUID) -> ProviderOperation | None:
         statement = (
@@ -211,22 +223,6 @@ class ProviderRepository(Repository[ProviderOperation]):
             .order_by(Hold.id)
         )
         return (await self.session.execute(statement)).scalars().all()
-
-    async def _etags(
-        self, keys: set[tuple[uuid.UUID, uuid.UUID]]
-    ) -> dict[tuple[uuid.UUID, uuid.UUID], str | None]:
-        statement = select(
-            Subscription.partner_id, Subscription.subscription_id, Subscription.etag
-        ).where(tuple_(Subscription.partner_id, Subscription.subscription_id).in_(list(keys)))
-        return {(row[0], row[1]): row[2] for row in await self.session.execute(statement)}
-
-    async def _vendor_tenants(
-        self, keys: set[tuple[uuid.UUID, uuid.UUID]]
-    ) -> dict[tuple[uuid.UUID, uuid.UUID], uuid.UUID | None]:
-        statement = select(
-            Customer.partner_id, Customer.customer_id, Customer.vendor_tenant_id
-        ).where(tuple_(Customer.partner_id, Customer.customer_id).in_(list(keys)))
-        return {(row[0], row[1]): row[2] for row in await self.session.execute(statement)}
 
     # --- the reconciler -----------------------------------------------------------------------
 

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import func, literal_column, update
 from sqlalchemy.dialects.postgresql import insert
 
 from partnerguard.common.db.repository import Repository
@@ -23,7 +23,9 @@ class CustomerRepository(Repository[Customer]):
         """The customer's row, created if missing, locked for the rest of the transaction;
         True when this call created it. Everything that changes a customer's holds or
         subscriptions takes this lock first, so those changes are serialised per customer."""
-        inserted = await self.session.execute(
+        # One statement: the no-op update on conflict takes the row lock FOR UPDATE would,
+        # and a row version's xmax is 0 only when this statement inserted it.
+        statement = (
             insert(Customer)
             .values(
                 id=new_id(),
@@ -33,17 +35,15 @@ class CustomerRepository(Repository[Customer]):
                 budget_set=False,
                 prepayment_cleared=False,
             )
-            .on_conflict_do_nothing(index_elements=["partner_id", "customer_id"])
-            .returning(Customer.id)
-        )
-        created = inserted.scalar_one_or_none() is not None
-        statement = (
-            self.select_for_partner(partner_id)
-            .where(Customer.customer_id == customer_id)
-            .with_for_update()
+            .on_conflict_do_update(
+                index_elements=["partner_id", "customer_id"],
+                set_={"customer_id": customer_id},
+            )
+            .returning(Customer, literal_column("xmax = 0"))
             .execution_options(populate_existing=True)
         )
-        return (await self.session.execute(statement)).scalar_one(), created
+        customer, created = (await self.session.execute(statement)).one()
+        return customer, bool(created)
 
     async def by_customer(self, partner_id: uuid.UUID, customer_id: uuid.UUID) -> Customer | None:
         statement = self.select_for_partner(partner_id).where(Customer.customer_id == customer_id)
