@@ -53,11 +53,15 @@ async def place_hold(
     every subscription it covers to ``suspended``."""
     # Creates the registry row for a customer not heard of yet: events arrive in any order.
     await lock_customer(session, partner_id, customer_id)
-    if subscription_id is not None:
+    # Stable from here: changing a customer's subscriptions takes the lock just taken.
+    subscriptions = await SubscriptionRepository(session).of_customer(partner_id, customer_id)
+    if subscription_id is not None and all(
+        s.subscription_id != subscription_id for s in subscriptions
+    ):
         known = await SubscriptionRepository(session).by_subscription_id(
             partner_id, subscription_id
         )
-        if known is not None and known.customer_id != customer_id:
+        if known is not None:
             raise Unprocessable("the subscription belongs to another customer")
     repository = HoldRepository(session)
     hold = await repository.insert_active(
@@ -83,7 +87,7 @@ async def place_hold(
         if existing is None:  # cannot happen while the customer's row is locked
             raise Conflict("the hold changed concurrently; try again")
         return existing, False
-    changed = await _recompute(session, partner_id, customer_id)
+    changed = await _recompute(session, partner_id, customer_id, subscriptions)
     await tell(
         session,
         HoldPlaced(
@@ -284,13 +288,17 @@ async def _release(
 
 
 async def _recompute(
-    session: AsyncSession, partner_id: uuid.UUID, customer_id: uuid.UUID
+    session: AsyncSession,
+    partner_id: uuid.UUID,
+    customer_id: uuid.UUID,
+    rows: Sequence[Subscription] | None = None,
 ) -> Sequence[Subscription]:
-    """Bring the desired status of the customer's subscriptions in line with its active holds
-    (one read of each, one update per new status); the subscriptions changed, as they now are
-    (locked by the update)."""
+    """Bring the desired status of the customer's subscriptions (``rows`` when the caller has
+    read them under the customer's lock) in line with its active holds (one read of each, one
+    update per new status); the subscriptions changed, as they now are (locked by the update)."""
     subscriptions = SubscriptionRepository(session)
-    rows = await subscriptions.of_customer(partner_id, customer_id)
+    if rows is None:
+        rows = await subscriptions.of_customer(partner_id, customer_id)
     if not rows:
         return []
     holds = await HoldRepository(session).active_of_customer(partner_id, customer_id)
