@@ -35,9 +35,10 @@ async def _stored(monitoring: RunningMonitoring, partner_id: uuid.UUID) -> list[
 async def test_amounts_are_stored_exactly_however_the_batch_is_read(
     monitoring: RunningMonitoring, partner_id: uuid.UUID
 ) -> None:
-    # A customer each: the largest amount alone fills a day's total.
+    # One customer: its day's total outgrows what any one record may cost.
+    customer = uuid.uuid4()
     records = [
-        usage_record(uuid.uuid4(), T0, amount, quantity=amount, record_id=f"r-{n}")
+        usage_record(customer, T0, amount, quantity=amount, record_id=f"r-{n}")
         for n, amount in enumerate(AMOUNTS)
     ]
     # The same records beside a bad one: read record by record, under another partner.

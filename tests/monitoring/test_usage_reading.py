@@ -91,6 +91,14 @@ TAKEN_FAST = {
         "usage_end": "2024-02-29T09:00:00Z",
     },
     "exactly 31 days": {"usage_end": (T0 + timedelta(days=31)).isoformat()},
+    "the first instant taken": {
+        "usage_start": "2000-01-01T00:00:00Z",
+        "usage_end": "2000-01-01T01:00:00Z",
+    },
+    "the first instant taken, in 1999 locally": {
+        "usage_start": "1999-12-31T19:00:00-05:00",
+        "usage_end": "1999-12-31T20:00:00-05:00",
+    },
     "no time at all": {"usage_end": T0.isoformat()},
     "leading zeros": {"cost": "0012.50", "quantity": "000000000001"},
     "eight places": {"cost": "0.12345678"},
@@ -140,6 +148,31 @@ LEFT_TO_PYDANTIC = {
     "start in the future": {"usage_start": (NOW + timedelta(minutes=6)).isoformat()},
     "end before start": {"usage_end": (T0 - timedelta(seconds=1)).isoformat()},
     "more than 31 days": {"usage_end": (T0 + timedelta(days=31, microseconds=1)).isoformat()},
+    "start before 2000": {
+        "usage_start": "1999-12-31T23:59:59.999999Z",
+        "usage_end": "2000-01-01T00:00:00Z",
+    },
+    "start before 2000 in UTC": {
+        "usage_start": "2000-01-01T00:59:59+01:00",
+        "usage_end": "2000-01-01T01:59:59+01:00",
+    },
+    "start on the calendar's first day": {
+        "usage_start": "0001-01-01T00:00:00Z",
+        "usage_end": "0001-01-01T01:00:00Z",
+    },
+    "start before the calendar's first day in UTC": {
+        "usage_start": "0001-01-01T00:00:00+05:00",
+        "usage_end": "0001-01-01T01:00:00+05:00",
+    },
+    "start on the calendar's last day": {
+        "usage_start": "9999-12-31T23:00:00Z",
+        "usage_end": "9999-12-31T23:59:59.999999Z",
+    },
+    "start past the calendar's last day in UTC": {
+        "usage_start": "9999-12-31T23:00:00-05:00",
+        "usage_end": "9999-12-31T23:30:00-05:00",
+    },
+    "end on the calendar's last day": {"usage_end": "9999-12-31T23:59:59Z"},
     "lower-case currency": {"currency": "eur"},
     "currency and newline": {"currency": "EUR\n"},
     "accented currency": {"currency": "ÉUR"},
@@ -279,6 +312,18 @@ _TIMES = st.one_of(
         r"(Z|z|[+-][0-2][0-9](:?[0-6][0-9])?)?\Z"
     ),
     st.sampled_from(["2026-11-02T08:00:00Z", "2026-11-02T08:00:00.1234567Z", "2026-11-02 08:00Z"]),
+    # The ends of what is taken, and of the calendar (in UTC and beyond it by an offset).
+    st.sampled_from(
+        [
+            "2000-01-01T00:00:00Z",
+            "1999-12-31T23:59:59.999999Z",
+            "1999-12-31T23:00:00-01:00",
+            "0001-01-01T00:00:00Z",
+            "0001-01-01T00:00:00+05:00",
+            "9999-12-31T23:59:59.999999Z",
+            "9999-12-31T23:00:00-05:00",
+        ]
+    ),
 )
 _IDS = st.one_of(
     st.uuids().map(str),

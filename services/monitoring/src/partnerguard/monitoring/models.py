@@ -1,7 +1,8 @@
 """The monitoring service's tables. Every one belongs to a partner and sits behind row-level security.
 
 Usage money is a decimal (``Numeric(20, 8)``): metered cost may carry up to 8 places, and a
-customer's usage is in one currency, fixed by its first record.
+customer's usage is in one currency, fixed by its first record. Totals of many records are
+wider (``Numeric(38, 8)``): they must hold any sum of what a record may cost.
 
 The usage tables are the hot path of ingestion, so they carry no surrogate id and no index
 beyond their primary key: every extra index is paid on each of millions of rows.
@@ -40,6 +41,11 @@ from partnerguard.common.db import (
 from partnerguard.common.db.base import filled_by_database_clock
 
 COST = Numeric(20, 8)
+# A total of usage records. A record costs less than 10^12 (the 12 digits COST holds before the
+# point, checked on reading) and a row counts fewer than 2^31 of them (its int4 record_count),
+# so a row's total stays below 2.2 x 10^21 and a month of such days below 7 x 10^22: 23 digits
+# of the 30 this holds. Sums of accepted records can then never overflow a total.
+TOTAL = Numeric(38, 8)
 
 
 class Base(DeclarativeBase):
@@ -114,9 +120,9 @@ class UsageHourly(Base):
     subscription_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     meter_category: Mapped[str] = mapped_column(Text, primary_key=True)
     currency: Mapped[str] = mapped_column(Text)
-    cost: Mapped[Decimal] = mapped_column(COST)
+    cost: Mapped[Decimal] = mapped_column(TOTAL)
     # The part of ``cost`` spent on GPU or high-core compute.
-    heavy_cost: Mapped[Decimal] = mapped_column(COST)
+    heavy_cost: Mapped[Decimal] = mapped_column(TOTAL)
     record_count: Mapped[int] = mapped_column(Integer)
 
 
@@ -131,8 +137,8 @@ class UsageDaily(Base):
     subscription_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     meter_category: Mapped[str] = mapped_column(Text, primary_key=True)
     currency: Mapped[str] = mapped_column(Text)
-    cost: Mapped[Decimal] = mapped_column(COST)
-    heavy_cost: Mapped[Decimal] = mapped_column(COST)
+    cost: Mapped[Decimal] = mapped_column(TOTAL)
+    heavy_cost: Mapped[Decimal] = mapped_column(TOTAL)
     record_count: Mapped[int] = mapped_column(Integer)
 
 
@@ -158,8 +164,8 @@ class CustomerDay(Base):
     customer_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     currency: Mapped[str] = mapped_column(Text)
-    cost: Mapped[Decimal] = mapped_column(COST)
-    heavy_cost: Mapped[Decimal] = mapped_column(COST)
+    cost: Mapped[Decimal] = mapped_column(TOTAL)
+    heavy_cost: Mapped[Decimal] = mapped_column(TOTAL)
     record_count: Mapped[int] = mapped_column(Integer)
     # Strictly increasing per row (the spend.daily ``computed_at``: the latest wins downstream).
     changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -230,7 +236,8 @@ class BudgetCrossing(Base):
     budget_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("budgets.id"), primary_key=True)
     month: Mapped[str] = mapped_column(Text, primary_key=True)
     threshold: Mapped[int] = mapped_column(Integer, primary_key=True)
-    spent: Mapped[Decimal] = mapped_column(COST)
+    # The month's spend: a total of records, however large.
+    spent: Mapped[Decimal] = mapped_column(TOTAL)
     reached_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 

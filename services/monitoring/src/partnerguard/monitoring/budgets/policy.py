@@ -12,7 +12,7 @@ import re
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import date
-from decimal import ROUND_DOWN, Decimal
+from decimal import ROUND_DOWN, Context, Decimal
 
 # A forecast over one or two days is noise (a single busy morning); from the third day on the
 # run rate says something about the month.
@@ -20,6 +20,10 @@ MIN_FORECAST_DAYS = 3
 
 _MONTH = re.compile(r"^([0-9]{4})-(0[1-9]|1[0-2])$")
 _HUNDREDTH = Decimal("0.01")
+# A month's spend may reach 10^23 (see TOTAL in models.py) and a budget be as small as 10^-8:
+# the percentage then has 35 digits, more than the default context's 28, which quantize refuses.
+# Truncating at every step keeps the cut a cut.
+_PERCENT = Context(prec=60, rounding=ROUND_DOWN)
 
 
 @dataclass(frozen=True)
@@ -75,7 +79,8 @@ def newly_reached(
 def percent_used(spent: Decimal, amount: Decimal) -> Decimal:
     """``spent`` in percent of ``amount``, cut (not rounded) to 2 places, so 100.00 means the
     budget is really reached."""
-    return (spent * 100 / amount).quantize(_HUNDREDTH, rounding=ROUND_DOWN)
+    ratio = _PERCENT.divide(_PERCENT.multiply(spent, 100), amount)
+    return ratio.quantize(_HUNDREDTH, context=_PERCENT)
 
 
 def days_elapsed(month: Month, today: date, latest_spend: date | None) -> int:

@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from itertools import repeat
 from operator import is_, ne, sub
 from typing import Any, cast
@@ -36,12 +36,18 @@ from partnerguard.monitoring.usage.schemas import (
     WireRecord,
 )
 
-# numeric(20, 8) holds 12 digits before the point; more would fail the whole statement.
+# numeric(20, 8) holds 12 digits before the point; more would fail the whole statement. This
+# also bounds every total of records (see TOTAL in models.py).
 MAX_INTEGER_DIGITS = 12
 # Clocks differ: usage may start a little "in the future" of ours.
 CLOCK_SKEW = timedelta(minutes=5)
 # A record longer than this is not metered usage (the vendor rates per hour or per day).
 MAX_SPAN = timedelta(days=31)
+# Usage before this is no metered cloud usage but a mistake (a year 1 from a zeroed date, say).
+# With it and the clock above, every accepted time is far from both ends of the calendar, so
+# what is computed from it (the hour and day it counts in, the detectors' windows of weeks
+# either side) never leaves what datetime and the database hold.
+EARLIEST_USAGE = datetime(2000, 1, 1, tzinfo=UTC)
 
 # What the fast path takes: a strict part of what UsageRecordIn accepts, each pattern matched
 # over a whole column at once (one value a line). Amounts: unsigned, at most 12 digits before
@@ -111,6 +117,8 @@ def _time_problems(record: UsageRecordIn, latest: datetime) -> list[FieldProblem
         return [_problem("usage_end", "a record covers at most 31 days")]
     if record.usage_start > latest:
         return [_problem("usage_start", "usage_start is in the future")]
+    if record.usage_start < EARLIEST_USAGE:
+        return [_problem("usage_start", "usage_start is before 2000-01-01")]
     return []
 
 
@@ -350,6 +358,7 @@ def _plainly_good(records: Records, latest: datetime) -> bool:
         and _all_match(_AMOUNTS, records.quantity)
         and _all_match(_AMOUNTS, records.cost)
         and max(records.usage_start) <= latest
+        and min(records.usage_start) >= EARLIEST_USAGE
         and min(spans) >= timedelta(0)
         and max(spans) <= MAX_SPAN
         # Exactly one of customer_id and vendor_tenant_id.
@@ -383,8 +392,9 @@ class _Tally:
             or record.quantity.is_signed()
             or record.cost.adjusted() >= MAX_INTEGER_DIGITS
             or record.quantity.adjusted() >= MAX_INTEGER_DIGITS
-            or not record.usage_start <= record.usage_end <= record.usage_start + MAX_SPAN
-            or record.usage_start > latest
+            # The span, not start + MAX_SPAN: near the end of the calendar that sum overflows.
+            or not timedelta(0) <= record.usage_end - record.usage_start <= MAX_SPAN
+            or not EARLIEST_USAGE <= record.usage_start <= latest
             or (record.customer_id is None) == (record.vendor_tenant_id is None)
         ):
             self.rejected.append(

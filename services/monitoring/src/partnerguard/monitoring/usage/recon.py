@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 REQUIRED_COLUMNS = (
@@ -80,6 +80,9 @@ def _resource_type(row: dict[str, str]) -> str:
 def record_from_row(row: dict[str, str]) -> dict[str, Any]:
     """The API record of one export row (checked by the API like any other record)."""
     start = usage_date(row["UsageDate"])
+    if start.date() == date.max:
+        # Its usage would end the next day, which datetime cannot hold: no record to send.
+        raise RowError(f"UsageDate {row['UsageDate']!r} is out of range")
     digest = hashlib.sha256(
         json.dumps(row, sort_keys=True, ensure_ascii=False).encode()
     ).hexdigest()

@@ -43,12 +43,19 @@ class UsageRecordIn(BaseModel):
     meter_category: Label = Field(examples=["Virtual Machines"])
     resource_type: Label = Field(examples=["Standard_NC24ads_A100_v4"])
     region: Label = Field(examples=["westeurope"])
-    quantity: DecimalString
+    quantity: DecimalString = Field(
+        description="Not negative; at most 12 digits before the point and 8 after."
+    )
     unit: Label = Field(examples=["1 Hour"])
-    cost: DecimalString = Field(description="Rated cost, a decimal string with up to 8 places.")
+    cost: DecimalString = Field(
+        description="Rated cost: not negative, at most 12 digits before the point and 8 after."
+    )
     currency: CurrencyCode
-    usage_start: AwareDatetime
-    usage_end: AwareDatetime
+    usage_start: AwareDatetime = Field(
+        description="RFC 3339 with an offset; from 2000-01-01 on, and at most 5 minutes ahead "
+        "of the server's clock. The record counts in this UTC hour and day."
+    )
+    usage_end: AwareDatetime = Field(description="Not before usage_start; at most 31 days after.")
 
 
 RECORD = TypeAdapter(UsageRecordIn)

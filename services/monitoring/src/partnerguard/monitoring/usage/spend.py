@@ -7,7 +7,7 @@ never overwrites a newer one.
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import Context, Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,11 +16,14 @@ from partnerguard.common.outbox import emit
 from partnerguard.monitoring.models import CustomerDay
 
 _PLACES = Decimal("0.00000001")
+# Totals reach 10^24 (five years of the largest days; see TOTAL in models.py): with 8 places
+# that is more digits than the default context's 28, which quantize and normalize refuse or round.
+_WIDE = Context(prec=60)
 
 
 def decimal_string(value: Decimal) -> str:
     """A cost as the catalog spells it: plain digits, at most 8 places, no exponent."""
-    text = format(value.quantize(_PLACES).normalize(), "f")
+    text = format(value.quantize(_PLACES, context=_WIDE).normalize(_WIDE), "f")
     return text
 
 
