@@ -197,7 +197,21 @@ class ProviderRepository(Repository[ProviderOperation]):
             .execution_options(synchronize_session=False)
         )
         rows = await self.session.execute(statement)
-        return [ClaimedOperation(*row) for row in rows]
+        return [
+            ClaimedOperation(
+                id=row[0],
+                partner_id=row[1],
+                customer_id=row[2],
+                subscription_id=row[3],
+                action=row[4],
+                revision=row[5],
+                request_id=row[6],
+                attempts=row[7],
+                etag=row[8],
+                vendor_tenant_id=row[9],
+            )
+            for row in rows
+        ]
 
     async def lock_operation(self, operation_id: uuid.UUID) -> ProviderOperation | None:
         statement = (

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, literal_column, update
+from sqlalchemy import Boolean, func, literal_column, update
 from sqlalchemy.dialects.postgresql import insert
 
 from partnerguard.common.db.repository import Repository
@@ -39,7 +39,7 @@ class CustomerRepository(Repository[Customer]):
                 index_elements=["partner_id", "customer_id"],
                 set_={"customer_id": customer_id},
             )
-            .returning(Customer, literal_column("xmax = 0"))
+            .returning(Customer, literal_column("xmax = 0", Boolean))
             .execution_options(populate_existing=True)
         )
         customer, created = (await self.session.execute(statement)).one()
