@@ -7,12 +7,13 @@ import uuid
 from collections.abc import Awaitable, Callable
 
 import pytest
+from nats.js.errors import NotFoundError
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from partnerguard.cli.embedded import EmbeddedNats
 from partnerguard.common.bus.connection import EventBus
-from partnerguard.common.bus.consumer import ConsumerSpec, EventConsumer, Handlers
+from partnerguard.common.bus.consumer import ConsumerSpec, EventConsumer, Handlers, Wanted
 from partnerguard.common.db.engine import Database
 from partnerguard.common.events.envelope import Event
 from partnerguard.common.ids import new_id
@@ -42,9 +43,11 @@ async def create_widgets(
 
 
 def recording_handlers(
-    seen: list[WidgetCreated], fail: Callable[[WidgetCreated], bool] = lambda _: False
+    seen: list[WidgetCreated],
+    fail: Callable[[WidgetCreated], bool] = lambda _: False,
+    wanted: Wanted | None = None,
 ) -> Handlers:
-    handlers = Handlers()
+    handlers = Handlers(wanted=wanted)
 
     @handlers.on(WidgetCreated)
     async def record(session: AsyncSession, event: Event[WidgetCreated]) -> None:
@@ -346,3 +349,81 @@ async def test_a_concurrent_consumer_keeps_each_customers_order(
 
     assert handled == {customer: [0, 1, 2] for customer in customers}
     assert most_at_once > 1
+
+
+def two_partner_consumer(
+    bus: EventBus, db: Database, partners: list[uuid.UUID], handlers: Handlers
+) -> EventConsumer:
+    return EventConsumer(
+        bus,
+        db,
+        ConsumerSpec(
+            durable=f"test-screen-{uuid.uuid4().hex[:12]}",
+            stream="ONBOARDING",
+            subjects=[f"onboarding.{partner}.>" for partner in partners],
+            fetch_timeout=0.2,
+        ),
+        handlers,
+    )
+
+
+async def consumer_drained(bus: EventBus, consumer: EventConsumer) -> bool:
+    try:
+        info = await bus.js.consumer_info(consumer.spec.stream, consumer.spec.durable)
+    except NotFoundError:  # not created yet
+        return False
+    return info.num_pending == 0 and info.num_ack_pending == 0
+
+
+async def test_events_the_consumer_does_not_want_are_acknowledged_unhandled_asked_by_batch(
+    db: Database, bus: EventBus, partner_id: uuid.UUID
+) -> None:
+    other = uuid.uuid4()
+    await create_widgets(db, partner_id, 3)
+    await create_widgets(db, other, 3)
+    await OutboxRelay(db, bus, service="test").relay_once()
+    asked: list[list[tuple[uuid.UUID, str]]] = []
+
+    async def only_the_first_partner(
+        _: Database, events: list[tuple[uuid.UUID, str]]
+    ) -> list[bool]:
+        asked.append(events)
+        return [partner == partner_id for partner, _ in events]
+
+    seen: list[WidgetCreated] = []
+    handlers = recording_handlers(seen, wanted=only_the_first_partner)
+    consumer = two_partner_consumer(bus, db, [partner_id, other], handlers)
+    await run_consumer_until(consumer, lambda: consumer_drained(bus, consumer))
+
+    assert sorted(event.seq for event in seen) == [0, 1, 2]
+    assert await effect_count(db, partner_id) == 3
+    assert await effect_count(db, other) == 0  # turned down: no transaction, no effect
+    assert sum(len(events) for events in asked) == 6
+    assert len(asked) < 6, "asked once an event, not once a batch"
+    assert {(partner, kind) for events in asked for partner, kind in events} == {
+        (partner_id, "onboarding.widget.created"),
+        (other, "onboarding.widget.created"),
+    }
+
+
+async def test_when_the_screen_fails_every_event_is_handled_and_a_bad_one_dead_lettered(
+    db: Database, bus: EventBus, partner_id: uuid.UUID
+) -> None:
+    await create_widgets(db, partner_id, 2)
+    await OutboxRelay(db, bus, service="test").relay_once()
+    await bus.publish(f"onboarding.{partner_id}.widget.created", b"[1, 2]", msg_id=str(new_id()))
+
+    async def unavailable(_: Database, events: list[tuple[uuid.UUID, str]]) -> list[bool]:
+        raise ConnectionError("the database is away")
+
+    seen: list[WidgetCreated] = []
+    handlers = recording_handlers(seen, wanted=unavailable)
+    consumer = consumer_for(bus, db, partner_id, handlers)
+    await run_consumer_until(consumer, lambda: consumer_drained(bus, consumer))
+
+    assert sorted(event.seq for event in seen) == [0, 1]
+    async with db.session() as session:
+        letters = (await session.scalars(select(DeadLetter))).all()
+    assert [letter.data for letter in letters if letter.consumer == consumer.spec.durable] == [
+        "[1, 2]"
+    ]

@@ -163,9 +163,9 @@ class Fanout:
             sub = await self.bus.js.pull_subscribe_bind(durable=durable, stream=stream)
             try:
                 while pending := (await self.bus.js.consumer_info(stream, durable)).num_pending:
-                    for msg in await sub.fetch(min(pending, 100), timeout=5):
-                        await consumer.process(msg)
-                        handled += 1
+                    batch = await sub.fetch(min(pending, 100), timeout=5)
+                    await consumer.process_batch(batch)
+                    handled += len(batch)
             finally:
                 await sub.unsubscribe()
             await self.bus.nc.flush()  # acks are fire-and-forget: let the server see them

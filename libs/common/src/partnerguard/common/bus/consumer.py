@@ -58,17 +58,19 @@ D = TypeVar("D", bound=EventData)
 Handler = Callable[[AsyncSession, Event[Any]], Awaitable[None]]
 
 
-# Whether an event concerns a consumer at all, asked before its transaction is opened.
-Wanted = Callable[[Database, CloudEvent], Awaitable[bool]]
+# Which events of a pulled batch concern a consumer at all, asked once for the batch before any
+# transaction is opened: given each event's (partner, type), whether it is wanted, in order.
+Wanted = Callable[[Database, list[tuple[uuid.UUID, str]]], Awaitable[list[bool]]]
 
 
 class Handlers:
     """The event handlers of one consumer: one small function per event type.
 
-    ``wanted``, when given, is asked first: an event it turns down is acknowledged without a
-    transaction or an inbox record. It suits a consumer that acts on few of the events it
-    reads (the gateway owes most events to no webhook): one cheap read instead of a unit of
-    work. It must answer from committed state only, as the handler would.
+    ``wanted``, when given, is asked first, once for each pulled batch: an event it turns down
+    is acknowledged without a transaction or an inbox record. It suits a consumer that acts on
+    few of the events it reads (the gateway owes most events to no webhook): one cheap read a
+    batch instead of a unit of work an event. It must answer from committed state only, as the
+    handler would.
     """
 
     def __init__(self, wanted: Wanted | None = None) -> None:
@@ -93,6 +95,22 @@ class Handlers:
     def streams(self) -> set[str]:
         return {model.definition().stream for model, _ in self._by_type.values()}
 
+    async def unwanted(self, db: Database, messages: list[Msg]) -> list[Msg]:
+        """The messages of a batch that ``wanted`` turns down. One it cannot read as an event
+        of a known type is kept for :meth:`handle` to ignore or dead-letter."""
+        if self._wanted is None:
+            return []
+        addressed = [(msg, _peek_addressee(msg.data)) for msg in messages]
+        askable = [
+            (msg, addressee)
+            for msg, addressee in addressed
+            if addressee is not None and addressee[1] in self._by_type
+        ]
+        if not askable:
+            return []
+        answers = await self._wanted(db, [addressee for _, addressee in askable])
+        return [msg for (msg, _), wanted in zip(askable, answers, strict=True) if not wanted]
+
     async def handle(self, db: Database, durable: str, msg: Msg) -> str:
         """Parse ``msg`` as a CloudEvent and run its handler once in effect (the inbox)."""
         try:
@@ -105,8 +123,6 @@ class Handlers:
         )
         entry = self.get(envelope.type)
         if entry is None:
-            return "ignored"
-        if self._wanted is not None and not await self._wanted(db, envelope):
             return "ignored"
         model, handler = entry
         try:
@@ -127,6 +143,10 @@ class MessageHandler(Protocol):
     """What a consumer does with each message: CloudEvents through :class:`Handlers`, or a
     stream's own format (raw usage batches, say). Returns the outcome it counts as; raises
     :class:`PoisonMessage` for a message no retry can fix, anything else to be retried."""
+
+    async def unwanted(self, db: Database, messages: list[Msg]) -> list[Msg]:
+        """The messages of a pulled batch to acknowledge without handling them."""
+        ...
 
     async def handle(self, db: Database, durable: str, msg: Msg) -> str: ...
 
@@ -215,7 +235,7 @@ class EventConsumer:
                 log.warning("consumer.fetch_failed", consumer=self.spec.durable, error=repr(exc))
                 await _sleep_unless(stop, 1.0)
                 continue
-            await self._process_batch(messages)
+            await self.process_batch(messages)
             if messages:
                 CONSUMER_PENDING.labels(self.spec.durable).set(messages[-1].metadata.num_pending)
         await sub.unsubscribe()
@@ -227,7 +247,11 @@ class EventConsumer:
         CONSUMER_PENDING.labels(self.spec.durable).set(pending)
         return pending
 
-    async def _process_batch(self, messages: list[Msg]) -> None:
+    async def process_batch(self, messages: list[Msg]) -> None:
+        """Handle a pulled batch: what the handlers do not want is acknowledged at once."""
+        unwanted = await self._screen(messages)
+        if unwanted:
+            messages = [msg for msg in messages if id(msg) not in unwanted]
         if self.spec.concurrency <= 1:
             for msg in messages:
                 await self.process(msg)
@@ -245,6 +269,20 @@ class EventConsumer:
         async with asyncio.TaskGroup() as group:
             for lane in lanes.values():
                 group.create_task(in_order(lane))
+
+    async def _screen(self, messages: list[Msg]) -> set[int]:
+        """Acknowledge the messages the handlers turn down; the ``id`` of each. If the answer
+        cannot be had (the database is away), none is turned down: each is handled, and
+        retried, as usual."""
+        try:
+            unwanted = await self.handlers.unwanted(self.db, messages)
+        except Exception as exc:
+            log.warning("consumer.screen_failed", consumer=self.spec.durable, error=repr(exc))
+            return set()
+        for msg in unwanted:
+            await msg.ack()
+            CONSUMER_HANDLED.labels(self.spec.durable, "ignored").inc()
+        return {id(msg) for msg in unwanted}
 
     async def process(self, msg: Msg) -> None:
         delivered = msg.metadata.num_delivered
@@ -321,6 +359,15 @@ def ordering_key(msg: Msg) -> str:
     if not isinstance(body, dict):
         return msg.subject
     return f"{body.get('partnerid')}/{body.get('customerid') or ''}"
+
+
+def _peek_addressee(data: bytes) -> tuple[uuid.UUID, str] | None:
+    """The partner and type of a message, if it names both."""
+    try:
+        body = json.loads(data)
+        return uuid.UUID(str(body["partnerid"])), str(body["type"])
+    except (ValueError, TypeError, KeyError):
+        return None
 
 
 def _peek_ids(data: bytes) -> tuple[str | None, str | None]:

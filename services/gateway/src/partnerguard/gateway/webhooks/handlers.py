@@ -3,6 +3,7 @@ matching webhooks. One durable consumer per stream (a durable belongs to one str
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -10,23 +11,25 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from partnerguard.common.bus.consumer import ConsumerSpec, Handlers
 from partnerguard.common.db.engine import Database
 from partnerguard.common.events import Event
-from partnerguard.common.events.envelope import CloudEvent
 from partnerguard.common.runtime import Consumer
 from partnerguard.gateway.webhooks.filters import (
     WEBHOOK_STREAMS,
     deliverable_types,
     patterns_matching,
 )
-from partnerguard.gateway.webhooks.repository import any_enabled_matching
+from partnerguard.gateway.webhooks.repository import enabled_filters
 from partnerguard.gateway.webhooks.service import record_deliveries
 
 
-async def owed_to_any_webhook(db: Database, envelope: CloudEvent) -> bool:
-    """Most events are owed to no webhook: one read, not a unit of work, tells."""
+async def owed_to_any_webhook(db: Database, events: list[tuple[uuid.UUID, str]]) -> list[bool]:
+    """Most events are owed to no webhook: one read for a batch, not a unit of work for each
+    event, tells."""
     async with db.sweep_reads() as connection:
-        return await any_enabled_matching(
-            connection, envelope.partnerid, patterns_matching(envelope.type)
-        )
+        filters = await enabled_filters(connection, {partner_id for partner_id, _ in events})
+    return [
+        not filters.get(partner_id, set()).isdisjoint(patterns_matching(event_type))
+        for partner_id, event_type in events
+    ]
 
 
 async def owe_to_webhooks(session: AsyncSession, event: Event[Any]) -> None:

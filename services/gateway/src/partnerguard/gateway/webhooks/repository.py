@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, exists, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import array, insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -15,18 +15,20 @@ from partnerguard.common.ids import new_id
 from partnerguard.gateway.models import Webhook, WebhookAttempt, WebhookDelivery
 
 
-async def any_enabled_matching(
-    connection: AsyncConnection, partner_id: uuid.UUID, patterns: list[str]
-) -> bool:
-    """Whether the partner has an enabled webhook whose filters hold any of ``patterns``."""
-    statement = select(
-        exists().where(
-            Webhook.partner_id == partner_id,
-            Webhook.status == "enabled",
-            Webhook.event_types.has_any(array(patterns)),
-        )
+async def enabled_filters(
+    connection: AsyncConnection, partner_ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, set[str]]:
+    """The event-type filters of each partner's enabled webhooks (a partner with none is
+    absent)."""
+    statement = (
+        select(Webhook.partner_id, func.jsonb_array_elements_text(Webhook.event_types))
+        .where(Webhook.partner_id.in_(partner_ids), Webhook.status == "enabled")
+        .distinct()
     )
-    return bool(await connection.scalar(statement))
+    filters: dict[uuid.UUID, set[str]] = {}
+    for partner_id, event_type in await connection.execute(statement):
+        filters.setdefault(partner_id, set()).add(event_type)
+    return filters
 
 
 class WebhookRepository(Repository[Webhook]):

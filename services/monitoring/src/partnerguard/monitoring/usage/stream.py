@@ -48,6 +48,9 @@ class UsageBatches:
         self.max_records = settings.usage_batch_max
         self.known = KnownFootprints()
 
+    async def unwanted(self, db: Database, messages: list[Msg]) -> list[Msg]:
+        return []  # every usage batch is handled
+
     async def handle(self, db: Database, durable: str, msg: Msg) -> str:
         partner_id = partner_of(msg.subject)
         now = datetime.now(UTC)
