@@ -84,3 +84,25 @@ async def test_a_batch_of_one_takes_one(
     first = await pull(sub, 1, wait=5.0)
     second = await pull(sub, 1, wait=5.0)
     assert [m.data for m in first + second] == [b"a", b"b"]
+
+
+async def test_a_lingering_pull_gathers_what_arrives_just_after_the_first_into_one_batch(
+    bus: EventBus, subject: str, sub: JetStreamContext.PullSubscription
+) -> None:
+    async def trickle(prefix: str = "m") -> None:
+        for n in range(6):
+            await publish(bus, subject, [f"{prefix}{n}"])
+            await asyncio.sleep(0.02)
+
+    feeding = asyncio.create_task(trickle())
+    lingering = await pull(sub, 100, wait=5.0, linger=0.4)
+    await feeding
+    assert [m.data.decode() for m in lingering] == [f"m{n}" for n in range(6)]
+
+    # Without a linger, the same trickle is taken as it comes: the first message alone.
+    for message in lingering:
+        await message.ack()
+    feeding = asyncio.create_task(trickle("again"))
+    eager = await pull(sub, 100, wait=5.0)
+    await feeding
+    assert len(eager) < 6

@@ -54,6 +54,9 @@ def webhook_consumers() -> list[Consumer]:
             # about half an hour before a message is dead-lettered.
             max_deliver=12,
             backoff=[1.0, 5.0, 30.0, 60.0, 300.0],
+            # A tenth of a second is nothing to a webhook, and under load it makes the screen
+            # one read (and the pull one request) for tens of events instead of each.
+            linger=0.1,
         )
         consumers.append(Consumer(spec, handlers))
     return consumers
