@@ -48,7 +48,7 @@ def decode_cursor(cursor: str) -> uuid.UUID:
         raise BadRequest("the cursor is not one this API issued") from exc
 
 
-def page_params(
+async def page_params(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page.")] = 50,
     cursor: Annotated[str | None, Query(max_length=512, description="From `next_cursor`.")] = None,
 ) -> PageParams:

@@ -17,7 +17,7 @@ Reader = Annotated[Caller, caller_with(READ)]
 Writer = Annotated[Caller, caller_with(WRITE)]
 
 
-def get_settings(request: Request) -> BillingSettings:
+async def get_settings(request: Request) -> BillingSettings:
     settings = get_runtime(request).settings
     assert isinstance(settings, BillingSettings)
     return settings

@@ -19,7 +19,7 @@ Writer = Annotated[Caller, caller_with(WRITE)]
 Approver = Annotated[Caller, caller_with(APPROVE)]
 
 
-def get_settings(request: Request) -> EnforcementSettings:
+async def get_settings(request: Request) -> EnforcementSettings:
     settings = get_runtime(request).settings
     assert isinstance(settings, EnforcementSettings)
     return settings

@@ -17,7 +17,7 @@ Reader = Annotated[Caller, caller_with(READ)]
 Writer = Annotated[Caller, caller_with(WRITE)]
 
 
-def get_settings(request: Request) -> MonitoringSettings:
+async def get_settings(request: Request) -> MonitoringSettings:
     settings = get_runtime(request).settings
     assert isinstance(settings, MonitoringSettings)
     return settings

@@ -18,13 +18,13 @@ Reader = Annotated[Caller, caller_with(READ)]
 Writer = Annotated[Caller, caller_with(WRITE)]
 
 
-def get_settings(request: Request) -> OnboardingSettings:
+async def get_settings(request: Request) -> OnboardingSettings:
     settings = get_runtime(request).settings
     assert isinstance(settings, OnboardingSettings)
     return settings
 
 
-def get_adapters(request: Request) -> Adapters:
+async def get_adapters(request: Request) -> Adapters:
     adapters: Adapters = get_runtime(request).extras["adapters"]
     return adapters
 

@@ -27,7 +27,13 @@ def get_runtime(request: Request) -> Runtime:
     return runtime
 
 
-RuntimeDep = Annotated["Runtime", Depends(get_runtime)]
+async def _runtime(request: Request) -> Runtime:
+    # A coroutine, as every dependency here is: FastAPI runs a plain function on a worker
+    # thread, a hop that cost more CPU than many a request's own work.
+    return get_runtime(request)
+
+
+RuntimeDep = Annotated["Runtime", Depends(_runtime)]
 
 
 async def get_caller(
