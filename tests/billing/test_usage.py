@@ -185,6 +185,27 @@ async def test_crossing_the_limit_on_usage_emits_the_event_once_per_crossing(
     assert len(await billing.events(partner_id, "billing.exposure.limit_exceeded")) == 2
 
 
+async def test_a_day_beyond_what_billing_can_hold_is_kept_at_the_most_and_crosses_the_limit(
+    billing: RunningBilling, bus: EventBus, partner_id: uuid.UUID
+) -> None:
+    account = await billing.open_account(partner_id, credit_limit=5_000)
+    customer = account["customer_id"]
+    # Monitoring totals are numeric(38, 8): 10^20 dollars is 10^22 cents, past a bigint.
+    await send(billing, bus, partner_id, spend(customer, "100000000000000000000.00"))
+
+    (row,) = await usage_rows(billing.db, partner_id)
+    assert row.amount == 2**63 - 1
+    assert await unbilled(billing, partner_id, account) == 2**63 - 1
+    (crossed,) = await billing.events(partner_id, "billing.exposure.limit_exceeded")
+    assert crossed["data"]["exposure"] == {"amount": 2**63 - 1, "currency": "USD"}
+
+    # A recomputation back within range replaces it as any other would.
+    await send(
+        billing, bus, partner_id, spend(customer, "12.00", computed_at=T0 + timedelta(hours=1))
+    )
+    assert await unbilled(billing, partner_id, account) == 1_200
+
+
 async def test_spend_in_another_currency_is_stored_but_not_counted(
     billing: RunningBilling, bus: EventBus, partner_id: uuid.UUID
 ) -> None:

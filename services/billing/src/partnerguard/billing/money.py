@@ -32,6 +32,10 @@ def minor_units(currency: str) -> int:
     return int(get_currency_precision(currency))
 
 
+# The largest amount billing stores: a bigint of minor units (about 9.2e16 euros).
+MAX_MINOR = 2**63 - 1
+
+
 def to_minor(amount: Decimal, currency: str) -> int:
     """A decimal amount in minor units of ``currency``, rounded half up (away from zero)."""
     scale = Decimal(1).scaleb(minor_units(currency))

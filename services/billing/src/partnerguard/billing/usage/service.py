@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from partnerguard.billing.accounts.exposure import check_exposure
 from partnerguard.billing.accounts.repository import AccountRepository
 from partnerguard.billing.accounts.service import lock_account
-from partnerguard.billing.money import to_minor
+from partnerguard.billing.money import MAX_MINOR, to_minor
 from partnerguard.billing.usage.repository import DailyUsageRepository
 from partnerguard.common.events.types.monitoring import DailySpend
 
@@ -31,11 +31,23 @@ async def record_daily_spend(
     if account is not None:
         # Locked before the usage changes, as every change to an account's money is.
         account = await lock_account(session, partner_id, account.id)
+    amount = to_minor(spend.cost, spend.currency)
+    if abs(amount) > MAX_MINOR:
+        # Monitoring's totals are wider than billing's amounts. Refusing the day would leave
+        # exposure blind to the largest spend of all; kept at the most billing can hold, it
+        # still crosses every limit, and monitoring keeps the exact total.
+        log.warning(
+            "usage.amount_saturated",
+            customer_id=str(spend.customer_id),
+            day=spend.day.isoformat(),
+            cost=str(spend.cost),
+        )
+        amount = MAX_MINOR if amount > 0 else -MAX_MINOR
     kept = await DailyUsageRepository(session).upsert_latest(
         partner_id,
         spend.customer_id,
         spend.day,
-        amount=to_minor(spend.cost, spend.currency),
+        amount=amount,
         currency=spend.currency,
         computed_at=spend.computed_at,
     )
