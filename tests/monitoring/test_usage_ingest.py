@@ -138,6 +138,34 @@ async def test_bad_records_are_refused_one_by_one_and_the_good_ones_kept(
     assert await _rows(monitoring.db, "SELECT sum(cost) FROM usage_hourly") == [(Decimal("3"),)]
 
 
+async def test_a_record_holding_a_nul_character_is_refused_alone(
+    monitoring: RunningMonitoring, partner_id: uuid.UUID
+) -> None:
+    """PostgreSQL text cannot hold U+0000: the record with one is refused, not the batch."""
+    customer = uuid.uuid4()
+    good = usage_record(customer, T0, "4")
+    in_a_label = {**usage_record(customer, T0), "region": "west\u0000europe"}
+    in_the_id = {**usage_record(customer, T0), "record_id": "r\u00001"}
+    in_a_key = {**usage_record(customer, T0), "ex\u0000tra": "x"}
+    in_a_uuid = {**usage_record(customer, T0), "subscription_id": "\u0000"}
+
+    summary = await monitoring.ingest(
+        partner_id, [in_a_label, good, in_the_id, in_a_key, in_a_uuid]
+    )
+
+    assert summary["accepted"] == 1
+    refused = {item["index"]: item for item in summary["rejected"]}
+    assert {i: [e["loc"][0] for e in item["errors"]] for i, item in refused.items()} == {
+        0: ["region"],
+        2: ["record_id"],
+        3: ["ex\ufffdtra"],
+        4: ["subscription_id"],
+    }
+    assert refused[0]["errors"][0]["msg"] == "Value error, NUL characters (U+0000) are not accepted"
+    assert refused[2]["record_id"] == "r\ufffd1"
+    assert await _rows(monitoring.db, "SELECT sum(cost) FROM usage_hourly") == [(Decimal("4"),)]
+
+
 async def test_a_customer_keeps_the_currency_of_its_first_usage(
     monitoring: RunningMonitoring, partner_id: uuid.UUID
 ) -> None:

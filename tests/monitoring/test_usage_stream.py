@@ -127,3 +127,27 @@ async def test_a_message_that_is_not_a_batch_is_dead_lettered_with_the_reason(
     assert "not JSON" in letters[0].error
     assert "records" in letters[1].error
     assert await _count(monitoring.db, "SELECT count(*) FROM usage_records") == 0
+
+
+async def test_a_stream_record_holding_a_nul_character_is_refused_alone(
+    monitoring: RunningMonitoring, bus: EventBus, partner_id: uuid.UUID
+) -> None:
+    customer = uuid.uuid4()
+    good = usage_record(customer, T0)
+    nul = {**usage_record(customer, T0), "meter": "D2s\u0000v5"}
+    await _publish_and_handle(
+        bus,
+        monitoring.db,
+        monitoring.settings,
+        usage_subject(partner_id),
+        [json.dumps({"records": [good, nul]}).encode()],
+        msg_ids=["feed-with-nul"],
+    )
+
+    assert await _count(monitoring.db, "SELECT count(*) FROM usage_records") == 1
+    response = await monitoring.http.get(
+        "/v1/monitoring/usage/rejections", headers=monitoring.headers(partner_id)
+    )
+    (item,) = response.json()["items"]
+    assert (item["position"], item["record_id"]) == (1, nul["record_id"])
+    assert item["errors"][0]["loc"] == ["meter"]

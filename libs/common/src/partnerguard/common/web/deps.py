@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
-from typing import TYPE_CHECKING, Annotated, Any
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 from fastapi import Depends, Request, Security
 from fastapi.exceptions import RequestValidationError
@@ -59,6 +59,7 @@ async def reject_nul_characters(request: Request) -> None:
     cannot hold one, so it is refused at the edge instead of failing in the database as a 500.
 
     Every route of every app has it (``create_app``); the body is the one FastAPI already read.
+    A route marked :func:`checks_own_body` refuses NUL characters in its body itself.
     """
     found: list[tuple[str | int, ...]] = [
         ("path", name) for name, value in request.path_params.items() if _has_nul(value)
@@ -68,7 +69,7 @@ async def reject_nul_characters(request: Request) -> None:
         for name, value in request.query_params.multi_items()
         if "\x00" in name or "\x00" in value
     ]
-    body = await request.body()
+    body = b"" if getattr(request.scope.get("endpoint"), _OWN_BODY, False) else await request.body()
     # A byte search first: a large usage batch is not parsed twice for nothing.
     if _NUL_ESCAPE in body:
         try:
@@ -87,6 +88,17 @@ async def reject_nul_characters(request: Request) -> None:
                 for loc in found
             ]
         )
+
+
+_OWN_BODY = "_partnerguard_checks_own_body"
+E = TypeVar("E", bound=Callable[..., Any])
+
+
+def checks_own_body(endpoint: E) -> E:
+    """Mark a route that reads its raw body and refuses a NUL character in it itself: a usage
+    batch refuses only the record holding one, not the whole batch as the edge check would."""
+    setattr(endpoint, _OWN_BODY, True)
+    return endpoint
 
 
 def _has_nul(value: object) -> bool:

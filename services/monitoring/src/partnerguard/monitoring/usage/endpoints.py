@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from partnerguard.common.errors import PROBLEM_RESPONSES, PayloadTooLarge
 from partnerguard.common.pagination import Page, PageParams, make_page, page_params
-from partnerguard.common.web.deps import SessionDep, get_runtime
+from partnerguard.common.web.deps import SessionDep, checks_own_body, get_runtime
 from partnerguard.monitoring.deps import Reader, SettingsDep, Writer
 from partnerguard.monitoring.usage.footprints import KnownFootprints
 from partnerguard.monitoring.usage.ingest import ingest
@@ -45,6 +45,7 @@ def known_footprints(request: Request) -> KnownFootprints:
         "requestBody": {"required": True, "content": {"application/json": {"schema": BATCH_SCHEMA}}}
     },
 )
+@checks_own_body
 async def post_usage(
     request: Request, session: SessionDep, caller: Writer, settings: SettingsDep
 ) -> IngestSummary:

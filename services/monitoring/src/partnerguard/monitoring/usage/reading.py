@@ -64,6 +64,8 @@ _CURRENCY = re.compile(r"[A-Z]{3}")
 _UUID = re.compile(
     r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|[0-9a-fA-F]{32}"
 )
+# The only way JSON spells U+0000, which the fast path would take and PostgreSQL cannot hold.
+_NUL_ESCAPE = b"\\u0000"
 RESOURCE_TYPE = FootprintKind.RESOURCE_TYPE.value
 REGION = FootprintKind.REGION.value
 
@@ -219,6 +221,8 @@ def read_batch(body: bytes, max_records: int, now: datetime) -> Checked:
     A batch whose every record is plainly good is decoded by msgspec straight into columns (the
     common case, and several times faster); any other is read by pydantic (``read_validated``).
     """
+    if _NUL_ESCAPE in body:  # rare, and only pydantic refuses it record by record
+        return read_validated(body, max_records, now)
     with _no_cycle_collection():
         checked = read_clean(body, max_records, now)
     return checked if checked is not None else read_validated(body, max_records, now)
@@ -429,10 +433,11 @@ def check_records(raw: list[Any], now: datetime) -> Checked:
                         FieldProblem(
                             # A record that is not an object at all: the whole record.
                             loc=[
-                                part if isinstance(part, int) else str(part) for part in err["loc"]
+                                part if isinstance(part, int) else _storable(str(part))
+                                for part in err["loc"]
                             ]
                             or ["record"],
-                            msg=err["msg"],
+                            msg=_storable(err["msg"]),
                             type=err["type"],
                         )
                         for err in exc.errors(include_url=False)
@@ -446,7 +451,13 @@ def check_records(raw: list[Any], now: datetime) -> Checked:
 
 def _raw_id(item: Any) -> str | None:
     value = item.get("record_id") if isinstance(item, dict) else None
-    return value[:200] if isinstance(value, str) else None
+    return _storable(value[:200]) if isinstance(value, str) else None
+
+
+def _storable(text: str) -> str:
+    """What a refused record said, as the stream's refusals can be stored: a NUL character
+    (in an id, a key, or a message quoting the input) becomes U+FFFD."""
+    return text.replace("\x00", "\ufffd")
 
 
 def refuse(rejected: list[RejectedRecord], records: Records, row: int, loc: str, msg: str) -> None:

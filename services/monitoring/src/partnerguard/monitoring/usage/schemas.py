@@ -8,6 +8,7 @@ from typing import Annotated
 
 import msgspec
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -21,7 +22,19 @@ from typing_extensions import TypedDict
 from partnerguard.common.errors import FieldProblem
 from partnerguard.common.events.types.common import CurrencyCode, DecimalString
 
-Label = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
+
+def _no_nul(value: str) -> str:
+    # PostgreSQL text cannot hold one; a batch refuses only the record that has it.
+    if "\x00" in value:
+        raise ValueError("NUL characters (U+0000) are not accepted")
+    return value
+
+
+Label = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=200, strip_whitespace=True),
+    AfterValidator(_no_nul),
+]
 
 
 class UsageRecordIn(BaseModel):
