@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 _bearer = HTTPBearer(auto_error=False, bearerFormat="JWT", description="OAuth 2.0 access token")
 # The only way JSON spells U+0000 (a raw NUL byte is not valid JSON).
-_NUL_ESCAPE = b"\\u0000"
+NUL_ESCAPE = b"\\u0000"
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -71,7 +71,7 @@ async def reject_nul_characters(request: Request) -> None:
     ]
     body = b"" if getattr(request.scope.get("endpoint"), _OWN_BODY, False) else await request.body()
     # A byte search first: a large usage batch is not parsed twice for nothing.
-    if _NUL_ESCAPE in body:
+    if NUL_ESCAPE in body:
         try:
             document = json.loads(body)
         except ValueError:

@@ -26,6 +26,7 @@ from asyncpg.pgproto.pgproto import UUID as FastUUID
 from pydantic import ValidationError
 
 from partnerguard.common.errors import FieldProblem, Unprocessable
+from partnerguard.common.web.deps import NUL_ESCAPE
 from partnerguard.monitoring.models import FootprintKind
 from partnerguard.monitoring.usage.schemas import (
     BATCH,
@@ -64,8 +65,6 @@ _CURRENCY = re.compile(r"[A-Z]{3}")
 _UUID = re.compile(
     r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|[0-9a-fA-F]{32}"
 )
-# The only way JSON spells U+0000, which the fast path would take and PostgreSQL cannot hold.
-_NUL_ESCAPE = b"\\u0000"
 RESOURCE_TYPE = FootprintKind.RESOURCE_TYPE.value
 REGION = FootprintKind.REGION.value
 
@@ -221,8 +220,6 @@ def read_batch(body: bytes, max_records: int, now: datetime) -> Checked:
     A batch whose every record is plainly good is decoded by msgspec straight into columns (the
     common case, and several times faster); any other is read by pydantic (``read_validated``).
     """
-    if _NUL_ESCAPE in body:  # rare, and only pydantic refuses it record by record
-        return read_validated(body, max_records, now)
     with _no_cycle_collection():
         checked = read_clean(body, max_records, now)
     return checked if checked is not None else read_validated(body, max_records, now)
@@ -232,6 +229,8 @@ def read_clean(body: bytes, max_records: int, now: datetime) -> Checked | None:
     """The batch, if each of its records is one that UsageRecordIn takes as it is and that no
     rule refuses; None when any record needs pydantic's judgement. What it returns is what
     ``read_validated`` would."""
+    if NUL_ESCAPE in body:  # msgspec would take a NUL, which UsageRecordIn refuses
+        return None
     try:
         wire = WIRE_BATCH.decode(body).records
     except (msgspec.DecodeError, ValueError):  # not JSON, not UTF-8, or not a plain batch
