@@ -147,6 +147,14 @@ async def test_series_filter_by_subscription_and_meter_category(
         ("2025-03-01", "15.5", 4),
         ("2025-04-01", "1000", 1),
     ]
+    # A filtered month counts only the hours of the range's days: the 2nd's midnight is out.
+    part = await series(
+        monitoring,
+        partner_id,
+        customer,
+        f"from=2025-02-28&to=2025-03-01&granularity=month&subscription_id={SUB_A}",
+    )
+    assert points(part) == [("2025-03-01", "7.5", 3)]
 
 
 async def test_a_registered_customer_without_usage_has_an_empty_series(

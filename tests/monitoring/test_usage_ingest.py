@@ -53,8 +53,20 @@ async def test_a_batch_is_stored_and_counted_in_each_aggregate(
         (T0.date(), Decimal("4.00"), Decimal("2.00"), 3, 1),
         ((T0 + timedelta(days=1)).date(), Decimal("3.5"), Decimal("0"), 1, 1),
     ]
-    daily = await _rows(monitoring.db, "SELECT sum(cost), sum(record_count) FROM usage_daily")
-    assert daily == [(Decimal("7.50"), 4)]
+    # Days per subscription are the sums of its hours.
+    subscription = uuid.UUID(int=customer.int ^ 1)
+    by_subscription = await monitoring.http.get(
+        f"/v1/monitoring/customers/{customer}/spend",
+        params={"from": "2026-11-01", "to": "2026-11-30", "subscription_id": str(subscription)},
+        headers=monitoring.headers(partner_id),
+    )
+    assert by_subscription.status_code == 200, by_subscription.text
+    assert [
+        (p["start"], p["cost"], p["record_count"]) for p in by_subscription.json()["points"]
+    ] == [
+        ("2026-11-02", "4", 3),
+        ("2026-11-03", "3.5", 1),
+    ]
     customers = await _rows(
         monitoring.db, "SELECT customer_id, currency, first_usage_at FROM customers"
     )

@@ -75,7 +75,7 @@ async def test_a_days_total_may_outgrow_what_one_record_may_cost(
     assert again.json() == {"accepted": 1, "duplicates": 1, "rejected": []}
     total = Decimal(MOST) * 4
     assert total >= 10**12
-    for table in ("customer_days", "usage_daily", "usage_hourly"):
+    for table in ("customer_days", "usage_hourly"):
         assert await _rows(
             monitoring.db,
             f"SELECT cost, heavy_cost, record_count FROM {table}",  # noqa: S608

@@ -1,6 +1,6 @@
 """Builders of monitoring usage data straight in the database, for tests that need weeks of
 history faster than ingestion would give it. They keep the aggregates as ingestion does: an
-hour's spend also counts in its day and in the customer's day, whose revision moves."""
+hour's spend also counts in the customer's day, whose revision moves."""
 
 from __future__ import annotations
 
@@ -20,14 +20,6 @@ VALUES (:p, :c, :hour, :s, :m, :cur, :cost, :heavy, :n)
 ON CONFLICT (partner_id, customer_id, hour, subscription_id, meter_category) DO UPDATE
 SET cost = usage_hourly.cost + excluded.cost, heavy_cost = usage_hourly.heavy_cost + excluded.heavy_cost,
     record_count = usage_hourly.record_count + excluded.record_count
-"""
-_DAILY = """
-INSERT INTO usage_daily (partner_id, customer_id, day, subscription_id, meter_category,
-                         currency, cost, heavy_cost, record_count)
-VALUES (:p, :c, :day, :s, :m, :cur, :cost, :heavy, :n)
-ON CONFLICT (partner_id, customer_id, day, subscription_id, meter_category) DO UPDATE
-SET cost = usage_daily.cost + excluded.cost, heavy_cost = usage_daily.heavy_cost + excluded.heavy_cost,
-    record_count = usage_daily.record_count + excluded.record_count
 """
 _CUSTOMER_DAY = """
 INSERT INTO customer_days (partner_id, customer_id, day, currency, cost, heavy_cost,
@@ -122,7 +114,6 @@ async def add_hourly_spend(
     async with db.sweep_session() as session:
         # Each statement once over every row: weeks of history in one round trip each.
         await session.execute(text(_HOURLY), rows)
-        await session.execute(text(_DAILY), rows)
         await session.execute(text(_CUSTOMER_DAY), rows)
 
 

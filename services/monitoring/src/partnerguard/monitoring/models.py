@@ -110,7 +110,11 @@ class UsageRecord(Base):
 
 
 class UsageHourly(Base):
-    """Spend per customer, subscription and meter category in each UTC hour (by usage start)."""
+    """Spend per customer, subscription and meter category in each UTC hour (by usage start).
+
+    Days of it are summed when read: a table of days per subscription and category would cost
+    ingestion a second upsert per key, for a series only a filtered spend query asks for.
+    """
 
     __tablename__ = "usage_hourly"
 
@@ -122,22 +126,6 @@ class UsageHourly(Base):
     currency: Mapped[str] = mapped_column(Text)
     cost: Mapped[Decimal] = mapped_column(TOTAL)
     # The part of ``cost`` spent on GPU or high-core compute.
-    heavy_cost: Mapped[Decimal] = mapped_column(TOTAL)
-    record_count: Mapped[int] = mapped_column(Integer)
-
-
-class UsageDaily(Base):
-    """Spend per customer, subscription and meter category on each UTC day (by usage start)."""
-
-    __tablename__ = "usage_daily"
-
-    partner_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
-    customer_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
-    day: Mapped[date] = mapped_column(Date, primary_key=True)
-    subscription_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
-    meter_category: Mapped[str] = mapped_column(Text, primary_key=True)
-    currency: Mapped[str] = mapped_column(Text)
-    cost: Mapped[Decimal] = mapped_column(TOTAL)
     heavy_cost: Mapped[Decimal] = mapped_column(TOTAL)
     record_count: Mapped[int] = mapped_column(Integer)
 

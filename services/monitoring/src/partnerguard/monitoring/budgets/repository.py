@@ -9,7 +9,18 @@ from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Date, Result, Select, cast, delete, exists, func, literal_column, select
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    Result,
+    Select,
+    cast,
+    delete,
+    exists,
+    func,
+    literal_column,
+    select,
+)
 from sqlalchemy.dialects.postgresql import insert
 
 from partnerguard.common.db.repository import Repository
@@ -18,7 +29,6 @@ from partnerguard.monitoring.models import (
     Budget,
     BudgetCrossing,
     CustomerDay,
-    UsageDaily,
     UsageHourly,
 )
 
@@ -206,12 +216,7 @@ class SpendRepository(Repository[CustomerDay]):
                 func.sum(UsageHourly.cost),
                 func.sum(UsageHourly.record_count),
             )
-            .where(
-                UsageHourly.partner_id == partner_id,
-                UsageHourly.customer_id == customer_id,
-                UsageHourly.hour >= datetime.combine(first, time(), UTC),
-                UsageHourly.hour <= datetime.combine(last, time.max, UTC),
-            )
+            .where(*self._hours_of(partner_id, customer_id, first, last))
             .group_by(UsageHourly.hour, UsageHourly.currency)
             .order_by(UsageHourly.hour, UsageHourly.currency)
         )
@@ -234,26 +239,47 @@ class SpendRepository(Repository[CustomerDay]):
     ) -> list[SpendRow]:
         """Spend per UTC day (or per month, counting only these days) over ``first`` through
         ``last``. The customer's day totals serve unless a subscription or meter category is
-        asked for, which only the per-subscription aggregate knows."""
-        filtered = subscription_id is not None or meter_category is not None
-        table: type[UsageDaily] | type[CustomerDay] = UsageDaily if filtered else CustomerDay
-        period = cast(func.date_trunc("month", table.day), Date) if by_month else table.day
-        statement = (
-            select(period, table.currency, func.sum(table.cost), func.sum(table.record_count))
-            .where(
-                table.partner_id == partner_id,
-                table.customer_id == customer_id,
-                table.day >= first,
-                table.day <= last,
+        asked for: then its hours are summed (only they know either)."""
+        if subscription_id is None and meter_category is None:
+            days = select(
+                CustomerDay.day, CustomerDay.currency, CustomerDay.cost, CustomerDay.record_count
+            ).where(
+                CustomerDay.partner_id == partner_id,
+                CustomerDay.customer_id == customer_id,
+                CustomerDay.day >= first,
+                CustomerDay.day <= last,
             )
-            .group_by(period, table.currency)
-            .order_by(period, table.currency)
+        else:
+            days = select(
+                cast(func.timezone("UTC", UsageHourly.hour), Date).label("day"),
+                UsageHourly.currency,
+                UsageHourly.cost,
+                UsageHourly.record_count,
+            ).where(*self._hours_of(partner_id, customer_id, first, last))
+            if subscription_id is not None:
+                days = days.where(UsageHourly.subscription_id == subscription_id)
+            if meter_category is not None:
+                days = days.where(UsageHourly.meter_category == meter_category)
+        rows = days.subquery()
+        period = cast(func.date_trunc("month", rows.c.day), Date) if by_month else rows.c.day
+        statement = (
+            select(period, rows.c.currency, func.sum(rows.c.cost), func.sum(rows.c.record_count))
+            .group_by(period, rows.c.currency)
+            .order_by(period, rows.c.currency)
         )
-        if subscription_id is not None:
-            statement = statement.where(UsageDaily.subscription_id == subscription_id)
-        if meter_category is not None:
-            statement = statement.where(UsageDaily.meter_category == meter_category)
         return await self._rows(statement)
+
+    @staticmethod
+    def _hours_of(
+        partner_id: uuid.UUID, customer_id: uuid.UUID, first: date, last: date
+    ) -> list[ColumnElement[bool]]:
+        """The customer's hourly rows of the UTC days ``first`` through ``last``."""
+        return [
+            UsageHourly.partner_id == partner_id,
+            UsageHourly.customer_id == customer_id,
+            UsageHourly.hour >= datetime.combine(first, time(), UTC),
+            UsageHourly.hour <= datetime.combine(last, time.max, UTC),
+        ]
 
     async def _rows(self, statement: Select[*tuple[Any, ...]]) -> list[SpendRow]:
         rows = await self.session.execute(statement)

@@ -22,7 +22,8 @@ from partnerguard.common.pagination import PageParams
 from partnerguard.monitoring.models import Customer, UsageRejection
 
 # Records are de-duplicated by the primary key (partner, record id); only rows actually
-# inserted feed the aggregates, so a record sent twice counts once. Aggregates are written
+# inserted feed the aggregates (the hours per subscription and category, the customer's days),
+# so a record sent twice counts once. Aggregates are written
 # in key order, so two batches touching the same rows lock them in the same order.
 # Amounts come as the decimal strings they were sent as, cast here: asyncpg's binary encoding
 # of a Decimal costs the client four times what sending its text does, and PostgreSQL reads
@@ -44,8 +45,7 @@ inserted AS (
                                currency, usage_start, usage_end, heavy_compute)
     SELECT $1, * FROM incoming
     ON CONFLICT DO NOTHING
-    RETURNING record_id, customer_id, subscription_id, meter_category, resource_type, region,
-              cost, currency, usage_start, heavy_compute,
+    RETURNING customer_id, subscription_id, meter_category, cost, currency, heavy_compute,
               date_trunc('hour', usage_start, 'UTC') AS hour,
               (usage_start AT TIME ZONE 'UTC')::date AS day
 ),
@@ -59,17 +59,6 @@ hourly AS (
     ON CONFLICT (partner_id, customer_id, hour, subscription_id, meter_category) DO UPDATE
     SET cost = h.cost + excluded.cost, heavy_cost = h.heavy_cost + excluded.heavy_cost,
         record_count = h.record_count + excluded.record_count
-),
-daily AS (
-    INSERT INTO usage_daily AS d (partner_id, customer_id, day, subscription_id,
-                                  meter_category, currency, cost, heavy_cost, record_count)
-    SELECT $1, customer_id, day, subscription_id, meter_category, min(currency), sum(cost),
-           coalesce(sum(cost) FILTER (WHERE heavy_compute), 0), count(*)
-    FROM inserted GROUP BY customer_id, day, subscription_id, meter_category
-    ORDER BY customer_id, day, subscription_id, meter_category
-    ON CONFLICT (partner_id, customer_id, day, subscription_id, meter_category) DO UPDATE
-    SET cost = d.cost + excluded.cost, heavy_cost = d.heavy_cost + excluded.heavy_cost,
-        record_count = d.record_count + excluded.record_count
 ),
 customer_days AS (
     INSERT INTO customer_days AS c (partner_id, customer_id, day, currency, cost, heavy_cost,
