@@ -130,6 +130,25 @@ class UsageHourly(Base):
     record_count: Mapped[int] = mapped_column(Integer)
 
 
+class RetiredUsageDaily(Base):
+    """Spend per customer, subscription and meter category per UTC day: no longer written or
+    read (``UsageHourly`` says why). The table stays until a later release drops it, since
+    migrations only add: the pods of the release before still write it while a rolling upgrade
+    replaces them. A migration of the release after this one drops it."""
+
+    __tablename__ = "usage_daily"
+
+    partner_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    customer_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    subscription_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    meter_category: Mapped[str] = mapped_column(Text, primary_key=True)
+    currency: Mapped[str] = mapped_column(Text)
+    cost: Mapped[Decimal] = mapped_column(TOTAL)
+    heavy_cost: Mapped[Decimal] = mapped_column(TOTAL)
+    record_count: Mapped[int] = mapped_column(Integer)
+
+
 class CustomerDay(Base):
     """A customer's total spend on a UTC day, and the queue of days whose total changed.
 
