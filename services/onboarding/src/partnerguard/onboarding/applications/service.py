@@ -31,7 +31,7 @@ from partnerguard.common.ids import new_id
 from partnerguard.common.outbox import emit
 from partnerguard.onboarding.applications.repository import ApplicationRepository
 from partnerguard.onboarding.applications.schemas import ApplicationIn, CollectionsAcceptanceIn
-from partnerguard.onboarding.collections.service import policy_version
+from partnerguard.onboarding.collections.service import published_version_id
 from partnerguard.onboarding.lists.service import ListCandidates, find_hits
 from partnerguard.onboarding.models import (
     Application,
@@ -359,17 +359,16 @@ async def record_acceptance(
 ) -> CollectionsAcceptance:
     """Record the customer's acceptance of a published collections policy version."""
     now = now or datetime.now(UTC)
-    policy = await policy_version(session, application.partner_id, body.policy_version)
-    if policy is None:
-        raise PolicyViolation(
-            f"collections policy version {body.policy_version!r} has not been published"
-        )
+    version = body.policy_version
+    policy_id = await published_version_id(session, application.partner_id, version)
+    if policy_id is None:
+        raise PolicyViolation(f"collections policy version {version!r} has not been published")
     accepted_at = body.accepted_at or now
     acceptance = CollectionsAcceptance(
         partner_id=application.partner_id,
         application_id=application.id,
-        policy_id=policy.id,
-        policy_version=policy.version,
+        policy_id=policy_id,
+        policy_version=version,
         accepted_by=body.accepted_by,
         ip_address=body.ip_address,
         user_agent=body.user_agent,
@@ -377,7 +376,7 @@ async def record_acceptance(
         recorded_by=actor,
     )
     session.add(acceptance)
-    application.collections_policy_version = policy.version
+    application.collections_policy_version = version
     application.updated_at = now
     status = ApplicationStatus(application.status)
     _record(
@@ -388,7 +387,7 @@ async def record_acceptance(
         status,
         actor,
         None,
-        {"policy_version": policy.version, "accepted_by": body.accepted_by},
+        {"policy_version": version, "accepted_by": body.accepted_by},
     )
     await _tell(
         session,
@@ -396,7 +395,7 @@ async def record_acceptance(
         CollectionsPolicyAccepted(
             customer_id=application.customer_id,
             application_id=application.id,
-            policy_version=policy.version,
+            policy_version=version,
             accepted_by=body.accepted_by,
             accepted_at=accepted_at,
             ip_address=body.ip_address,

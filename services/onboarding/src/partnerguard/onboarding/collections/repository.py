@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects.postgresql import insert
 
 from partnerguard.common.db.repository import Repository
@@ -59,6 +60,15 @@ class CollectionsPolicyRepository(Repository[CollectionsPolicy]):
         statement = self.select_for_partner(partner_id).where(CollectionsPolicy.version == version)
         return (await self.session.execute(statement)).scalar_one_or_none()
 
+    async def id_of_version(self, partner_id: uuid.UUID, version: str) -> uuid.UUID | None:
+        """The id of the version named ``version``, read as a plain value (every application
+        that accepts a policy asks; an ORM entity costs more than the query)."""
+        return (
+            await self.session.execute(
+                _ID_OF_VERSION, {"partner_id": partner_id, "version": version}
+            )
+        ).scalar_one_or_none()
+
     async def newest_first(
         self, partner_id: uuid.UUID, limit: int, before: uuid.UUID | None
     ) -> Sequence[CollectionsPolicy]:
@@ -67,3 +77,9 @@ class CollectionsPolicyRepository(Repository[CollectionsPolicy]):
         if before is not None:
             statement = statement.where(CollectionsPolicy.id < before)
         return await self.list(statement.order_by(CollectionsPolicy.id.desc()).limit(limit + 1))
+
+
+_ID_OF_VERSION = select(CollectionsPolicy.id).where(
+    CollectionsPolicy.partner_id == bindparam("partner_id"),
+    CollectionsPolicy.version == bindparam("version"),
+)

@@ -57,6 +57,13 @@ async def policy_version(
     return await CollectionsPolicyRepository(session).by_version(partner_id, version)
 
 
+async def published_version_id(
+    session: AsyncSession, partner_id: uuid.UUID, version: str
+) -> uuid.UUID | None:
+    """The id of the partner's published version named ``version`` (exact match), or None."""
+    return await CollectionsPolicyRepository(session).id_of_version(partner_id, version)
+
+
 async def require_current_policy(session: AsyncSession, partner_id: uuid.UUID) -> CollectionsPolicy:
     """The latest published version; ``NotFound`` before the partner publishes one."""
     policy = await current_policy(session, partner_id)

@@ -39,10 +39,11 @@ _DEFAULT = PolicyInForce(DEFAULT_VERSION, RiskPolicy())
 
 
 async def policy_in_force(session: AsyncSession, partner_id: uuid.UUID) -> PolicyInForce:
-    row = await RiskPolicyRepository(session).latest(partner_id)
-    if row is None:
+    latest = await RiskPolicyRepository(session).latest_terms(partner_id)
+    if latest is None:
         return _DEFAULT
-    return PolicyInForce(row.version, _parse(row))
+    version, policy = latest
+    return PolicyInForce(version, RiskPolicy.model_validate(policy))
 
 
 async def save_policy(
@@ -64,10 +65,6 @@ async def save_policy(
         return await repository.add(row)
     except IntegrityError as exc:
         raise Conflict("another version was saved at the same moment; read it and retry") from exc
-
-
-def _parse(row: RiskPolicyVersion) -> RiskPolicy:
-    return RiskPolicy.model_validate(row.policy)
 
 
 async def replay(
