@@ -84,7 +84,12 @@ class Idempotency:
 
     async def respond(self, result: BaseModel | Any, status_code: int = 201) -> JSONResponse:
         """Serialize the answer, store it under the key (same transaction), and return it."""
-        body = jsonable_encoder(result)
+        # A model dumps itself in pydantic-core; jsonable_encoder would walk the dump again.
+        body = (
+            result.model_dump(mode="json", by_alias=True)
+            if isinstance(result, BaseModel)
+            else jsonable_encoder(result)
+        )
         if self.key is not None:
             values = {
                 "partner_id": self.caller.partner_id,
