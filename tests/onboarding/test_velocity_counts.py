@@ -1,0 +1,135 @@
+"""Velocity as the database counts it: applications of this partner sharing each key's value
+within that key's window, for whichever keys an application has."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from partnerguard.onboarding.applications.repository import ApplicationRepository
+from partnerguard.onboarding.scoring import VelocityKey
+from tests.support.onboarding import RunningOnboarding, application_body
+
+CUSTOMERS = "/v1/onboarding/customers"
+IP, DEVICE, DOMAIN, PHONE, BIN = (
+    VelocityKey.IP,
+    VelocityKey.DEVICE,
+    VelocityKey.EMAIL_DOMAIN,
+    VelocityKey.PHONE,
+    VelocityKey.CARD_BIN,
+)
+HOUR = dict.fromkeys(VelocityKey, 60)
+
+
+def body(n: int, *, ip: str, device: str, card_bin: str) -> dict[str, Any]:
+    """An application of its own domain and phone, with the given address, device and BIN."""
+    domain = f"velocity-{n}.example"
+    application = application_body(
+        contact={
+            "name": "Erika Mustermann",
+            "email": f"erika@{domain}",
+            "phone": f"+49309018{n:03d}",
+        },
+        payment_instrument={"type": "credit_card", "card_bin": card_bin, "card_country": "DE"},
+    )
+    application["company"] = {**application["company"], "domain": domain}
+    application["signup"] = {**application["signup"], "ip": ip, "device_id": device}
+    return application
+
+
+async def submit(onboarding: RunningOnboarding, partner_id: uuid.UUID, payload: Any) -> None:
+    response = await onboarding.http.post(
+        CUSTOMERS, json=payload, headers=onboarding.headers(partner_id)
+    )
+    assert response.status_code == 201, response.text
+
+
+async def velocity(
+    onboarding: RunningOnboarding,
+    partner_id: uuid.UUID,
+    values: dict[VelocityKey, object],
+    windows: dict[VelocityKey, int] = HOUR,
+    now: datetime | None = None,
+) -> dict[VelocityKey, int]:
+    async with onboarding.db.tenant_session(partner_id) as session:
+        return await ApplicationRepository(session).velocity(
+            partner_id, values, windows, now or datetime.now(UTC)
+        )
+
+
+async def test_each_key_counts_the_partners_applications_sharing_its_value(
+    onboarding: RunningOnboarding, partner_id: uuid.UUID
+) -> None:
+    device = f"device-{uuid.uuid4()}"
+    await submit(
+        onboarding, partner_id, body(1, ip="203.0.113.7", device=device, card_bin="45717360")
+    )
+    await submit(
+        onboarding, partner_id, body(2, ip="203.0.113.7", device=device, card_bin="52000000")
+    )
+    await submit(
+        onboarding, partner_id, body(3, ip="198.51.100.9", device="other", card_bin="45717360")
+    )
+    # Another partner's applications with the same values count for nobody here.
+    stranger = uuid.uuid4()
+    await submit(
+        onboarding, stranger, body(1, ip="203.0.113.7", device=device, card_bin="45717360")
+    )
+
+    counts = await velocity(
+        onboarding,
+        partner_id,
+        {
+            IP: "203.0.113.7",
+            DEVICE: device,
+            DOMAIN: "velocity-1.example",
+            PHONE: "+49309018001",
+            BIN: "45717360",
+        },
+    )
+
+    assert counts == {IP: 2, DEVICE: 2, DOMAIN: 1, PHONE: 1, BIN: 2}
+
+
+async def test_keys_without_a_value_or_a_window_are_not_counted(
+    onboarding: RunningOnboarding, partner_id: uuid.UUID
+) -> None:
+    device = f"device-{uuid.uuid4()}"
+    await submit(
+        onboarding, partner_id, body(4, ip="203.0.113.8", device=device, card_bin="45717360")
+    )
+
+    # Statements are built once per set of keys: each set must count only its own keys.
+    only_device = await velocity(onboarding, partner_id, {IP: None, DEVICE: device, BIN: None})
+    no_bin_window = await velocity(
+        onboarding,
+        partner_id,
+        {IP: "203.0.113.8", DEVICE: device, BIN: "45717360"},
+        windows={IP: 60, DEVICE: 60},
+    )
+    nothing = await velocity(onboarding, partner_id, {IP: None, DEVICE: None})
+
+    assert only_device == {DEVICE: 1}
+    assert no_bin_window == {IP: 1, DEVICE: 1}
+    assert nothing == {}
+
+
+async def test_each_key_counts_only_within_its_own_window(
+    onboarding: RunningOnboarding, partner_id: uuid.UUID
+) -> None:
+    device = f"device-{uuid.uuid4()}"
+    await submit(
+        onboarding, partner_id, body(5, ip="203.0.113.9", device=device, card_bin="45717360")
+    )
+    later = datetime.now(UTC) + timedelta(minutes=90)
+
+    counts = await velocity(
+        onboarding,
+        partner_id,
+        {IP: "203.0.113.9", DEVICE: device},
+        windows={IP: 60, DEVICE: 24 * 60},
+        now=later,
+    )
+
+    assert counts == {IP: 0, DEVICE: 1}
