@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from partnerguard.onboarding.applications.repository import ApplicationRepository
 from partnerguard.onboarding.scoring import VelocityKey
@@ -22,8 +21,16 @@ IP, DEVICE, DOMAIN, PHONE, BIN = (
 HOUR = dict.fromkeys(VelocityKey, 60)
 
 
-def body(n: int, *, ip: str, device: str, card_bin: str) -> dict[str, Any]:
-    """An application of its own domain and phone, with the given address, device and BIN."""
+async def apply(
+    onboarding: RunningOnboarding,
+    partner_id: uuid.UUID,
+    n: int,
+    *,
+    ip: str,
+    device: str,
+    card_bin: str = "45717360",
+) -> None:
+    """Submit an application of its own domain and phone, with this address, device and BIN."""
     domain = f"velocity-{n}.example"
     application = application_body(
         contact={
@@ -35,12 +42,8 @@ def body(n: int, *, ip: str, device: str, card_bin: str) -> dict[str, Any]:
     )
     application["company"] = {**application["company"], "domain": domain}
     application["signup"] = {**application["signup"], "ip": ip, "device_id": device}
-    return application
-
-
-async def submit(onboarding: RunningOnboarding, partner_id: uuid.UUID, payload: Any) -> None:
     response = await onboarding.http.post(
-        CUSTOMERS, json=payload, headers=onboarding.headers(partner_id)
+        CUSTOMERS, json=application, headers=onboarding.headers(partner_id)
     )
     assert response.status_code == 201, response.text
 
@@ -62,20 +65,12 @@ async def test_each_key_counts_the_partners_applications_sharing_its_value(
     onboarding: RunningOnboarding, partner_id: uuid.UUID
 ) -> None:
     device = f"device-{uuid.uuid4()}"
-    await submit(
-        onboarding, partner_id, body(1, ip="203.0.113.7", device=device, card_bin="45717360")
-    )
-    await submit(
-        onboarding, partner_id, body(2, ip="203.0.113.7", device=device, card_bin="52000000")
-    )
-    await submit(
-        onboarding, partner_id, body(3, ip="198.51.100.9", device="other", card_bin="45717360")
-    )
+    await apply(onboarding, partner_id, 1, ip="203.0.113.7", device=device)
+    await apply(onboarding, partner_id, 2, ip="203.0.113.7", device=device, card_bin="52000000")
+    await apply(onboarding, partner_id, 3, ip="198.51.100.9", device="other")
     # Another partner's applications with the same values count for nobody here.
     stranger = uuid.uuid4()
-    await submit(
-        onboarding, stranger, body(1, ip="203.0.113.7", device=device, card_bin="45717360")
-    )
+    await apply(onboarding, stranger, 1, ip="203.0.113.7", device=device)
 
     counts = await velocity(
         onboarding,
@@ -96,9 +91,7 @@ async def test_keys_without_a_value_or_a_window_are_not_counted(
     onboarding: RunningOnboarding, partner_id: uuid.UUID
 ) -> None:
     device = f"device-{uuid.uuid4()}"
-    await submit(
-        onboarding, partner_id, body(4, ip="203.0.113.8", device=device, card_bin="45717360")
-    )
+    await apply(onboarding, partner_id, 4, ip="203.0.113.8", device=device)
 
     # Statements are built once per set of keys: each set must count only its own keys.
     only_device = await velocity(onboarding, partner_id, {IP: None, DEVICE: device, BIN: None})
@@ -119,9 +112,7 @@ async def test_each_key_counts_only_within_its_own_window(
     onboarding: RunningOnboarding, partner_id: uuid.UUID
 ) -> None:
     device = f"device-{uuid.uuid4()}"
-    await submit(
-        onboarding, partner_id, body(5, ip="203.0.113.9", device=device, card_bin="45717360")
-    )
+    await apply(onboarding, partner_id, 5, ip="203.0.113.9", device=device)
     later = datetime.now(UTC) + timedelta(minutes=90)
 
     counts = await velocity(
