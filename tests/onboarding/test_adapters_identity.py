@@ -101,7 +101,8 @@ async def test_an_unknown_verdict_reads_as_inconclusive(
 
     assert answer.result is CheckResult.INCONCLUSIVE
     assert answer.raw["result"] == verdict
-    assert [(e["event"], e["provider"]) for e in logs] == [
+    # A retry (a loaded machine can take the fake past the 0.2 s timeout) is not the point here.
+    assert [(e["event"], e["provider"]) for e in logs if e["event"] != "adapter.retry"] == [
         ("adapter.unknown_result", "identity-service")
     ]
 
