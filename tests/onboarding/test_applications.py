@@ -6,6 +6,7 @@ import uuid
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from tests.support.onboarding import RunningOnboarding, application_body
 
@@ -105,6 +106,39 @@ async def test_clean_application_is_approved_at_once_when_nothing_else_is_requir
     assert approved["data"]["prepayment_required"] is False
     assert approved["data"]["decided_by"] == "automatic"
     assert approved["data"]["country"] == "DE"
+
+
+async def test_a_submission_reads_back_as_answered_with_its_trail_and_evidence(
+    onboarding: RunningOnboarding, partner_id: uuid.UUID, no_verifications: None
+) -> None:
+    """A submission and its first decision are written in one statement: what the answer
+    says is what was stored, with the audit trail in order and the acceptance's evidence."""
+    answered = await submit(
+        onboarding, partner_id, application_body(collections_acceptance=acceptance())
+    )
+    path = f"{CUSTOMERS}/{answered['customer_id']}"
+    headers = onboarding.headers(partner_id)
+
+    assert (await onboarding.http.get(path, headers=headers)).json() == answered
+    history = (await onboarding.http.get(f"{path}/history", headers=headers)).json()
+    assert [(h["action"], h["from_status"], h["to_status"], h["actor"]) for h in history] == [
+        ("submitted", None, "submitted", "client-1"),
+        ("collections_policy_accepted", "submitted", "submitted", "client-1"),
+        ("status_changed", "submitted", "approved", "system"),
+    ]
+    async with onboarding.db.sweep_session() as session:
+        evidence = (
+            await session.execute(
+                text(
+                    "SELECT policy_version, accepted_by, host(ip_address), recorded_by "
+                    "FROM collections_acceptances WHERE partner_id = :p"
+                ),
+                {"p": partner_id},
+            )
+        ).all()
+    assert [tuple(row) for row in evidence] == [
+        ("2026-11", "Erika Mustermann", "203.0.113.10", "client-1")
+    ]
 
 
 async def test_accepting_the_collections_policy_later_approves_a_waiting_application(

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import structlog
 from prometheus_client import Counter, Gauge
@@ -62,19 +64,31 @@ _MARK_FAILED = text(
 )
 
 
-async def emit(
-    session: AsyncSession,
+@dataclass(frozen=True, slots=True)
+class OutboxEntry:
+    """An event ready for the outbox table: the values of one ``outbox_events`` row."""
+
+    id: uuid.UUID
+    partner_id: uuid.UUID
+    aggregate_key: str
+    subject: str
+    event_type: str
+    envelope: dict[str, Any]
+
+
+def outbox_entry(
     data: EventData,
     *,
     partner_id: uuid.UUID,
     subject: str | uuid.UUID | None = None,
     customer_id: uuid.UUID | None = None,
     aggregate_key: str | None = None,
-) -> CloudEvent:
-    """Write ``data`` as an event in the caller's transaction; it leaves only if that commits.
+) -> OutboxEntry:
+    """``data`` as an outbox row, not yet written: :func:`emit` writes it with the unit of work,
+    and a repository that writes a whole change in one statement may write it there instead.
 
     ``subject`` names the entity the event is about (CloudEvents ``subject``). Events of one
-    ``aggregate_key`` (default: the subject) are delivered in the order they were emitted.
+    ``aggregate_key`` (default: the subject) are delivered in the order they were written.
     """
     definition = data.definition()
     envelope = CloudEvent(
@@ -86,17 +100,46 @@ async def emit(
         customerid=customer_id,
         traceparent=current_traceparent(),
     )
+    return OutboxEntry(
+        id=envelope.id,
+        partner_id=partner_id,
+        aggregate_key=aggregate_key or f"{definition.entity}:{subject or envelope.id}",
+        subject=definition.subject(partner_id),
+        event_type=definition.type,
+        envelope=envelope.model_dump(mode="json", exclude_none=True),
+    )
+
+
+async def emit(
+    session: AsyncSession,
+    data: EventData,
+    *,
+    partner_id: uuid.UUID,
+    subject: str | uuid.UUID | None = None,
+    customer_id: uuid.UUID | None = None,
+    aggregate_key: str | None = None,
+) -> None:
+    """Write ``data`` as an event in the caller's transaction; it leaves only if that commits.
+
+    See :func:`outbox_entry` for ``subject`` and ``aggregate_key``.
+    """
+    entry = outbox_entry(
+        data,
+        partner_id=partner_id,
+        subject=subject,
+        customer_id=customer_id,
+        aggregate_key=aggregate_key,
+    )
     session.add(
         OutboxEvent(
-            id=envelope.id,
-            partner_id=partner_id,
-            aggregate_key=aggregate_key or f"{definition.entity}:{subject or envelope.id}",
-            subject=definition.subject(partner_id),
-            event_type=definition.type,
-            envelope=envelope.model_dump(mode="json", exclude_none=True),
+            id=entry.id,
+            partner_id=entry.partner_id,
+            aggregate_key=entry.aggregate_key,
+            subject=entry.subject,
+            event_type=entry.event_type,
+            envelope=entry.envelope,
         )
     )
-    return envelope
 
 
 class OutboxRelay:

@@ -8,11 +8,26 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, bindparam, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Insert,
+    Select,
+    and_,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+)
+from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.types import ARRAY
 
 from partnerguard.common.db.repository import Repository
+from partnerguard.common.outbox import OutboxEntry
+from partnerguard.common.tables import OutboxEvent
 from partnerguard.onboarding.applications.schemas import CustomerFilters
-from partnerguard.onboarding.models import Application, ApplicationEvent
+from partnerguard.onboarding.models import Application, ApplicationEvent, CollectionsAcceptance
 from partnerguard.onboarding.scoring import VelocityKey
 
 _VELOCITY_COLUMNS: dict[VelocityKey, Any] = {
@@ -130,8 +145,29 @@ class ApplicationRepository(Repository[Application]):
         )
         return (await self.session.execute(statement)).scalars().all()
 
-    def stage(self, application: Application) -> None:
-        """Add a new application; it is written with the unit of work."""
+    async def insert_new(
+        self,
+        application: Application,
+        audit: Sequence[Mapping[str, Any]],
+        acceptance: CollectionsAcceptance | None,
+        outbox: Sequence[OutboxEntry],
+    ) -> None:
+        """Store a new application with its audit entries, its collections acceptance and its
+        outbox events, in one statement (the unit of work would send one per table, and at
+        about 0.2 ms of CPU per round trip that was a third of a decision's cost).
+
+        The application then stands in the session as if loaded, so later changes to it are
+        written by the unit of work as updates.
+        """
+        row = _completed(application)
+        parameters: dict[str, object] = dict(row)
+        parameters.update(_columns(_AUDIT, audit))
+        parameters.update(
+            _columns(_ACCEPTANCE, [] if acceptance is None else [_completed(acceptance)])
+        )
+        parameters.update(_columns(_OUTBOX, [_outbox_row(entry) for entry in outbox]))
+        await self.session.execute(_INSERT_NEW, parameters)
+        make_transient_to_detached(application)
         self.session.add(application)
 
     def record(self, event: ApplicationEvent) -> None:
@@ -153,3 +189,84 @@ def _velocity(keys: tuple[VelocityKey, ...]) -> Select[*tuple[int, ...]]:
     return select(*(func.count().filter(match) for match in matches)).where(
         Application.partner_id == bindparam("partner_id"), or_(*matches)
     )
+
+
+# The child tables written with a new application, as (table, its columns written, prefix of
+# their parameters). Columns the database fills (the outbox's sequence, status, attempts and
+# times) are left out.
+_AUDIT = (ApplicationEvent.__table__, [c.name for c in ApplicationEvent.__table__.columns], "a_")
+_ACCEPTANCE = (
+    CollectionsAcceptance.__table__,
+    [c.name for c in CollectionsAcceptance.__table__.columns],
+    "c_",
+)
+_OUTBOX = (
+    OutboxEvent.__table__,
+    ["id", "partner_id", "aggregate_key", "subject", "event_type", "envelope"],
+    "o_",
+)
+_Child = tuple[Any, list[str], str]
+
+
+def _completed(entity: Any) -> dict[str, object]:
+    """The row of a new ORM object, every column given: an unset column takes its default, and
+    the object is given the same value, so that it matches the row once it is stored."""
+    given = entity.__dict__
+    row: dict[str, object] = {}
+    for key, default in _defaults(type(entity)):
+        value = given.get(key)
+        if value is None and default is not None:
+            value = default.arg(None) if default.is_callable else default.arg
+        if key not in given:
+            set_committed_value(entity, key, value)
+        row[key] = value
+    return row
+
+
+@functools.cache
+def _defaults(model: Any) -> tuple[tuple[str, Any], ...]:
+    """Each column of ``model`` with its Python-side default (None when it has none)."""
+    return tuple((column.key, column.default) for column in model.__table__.columns)
+
+
+def _outbox_row(entry: OutboxEntry) -> dict[str, object]:
+    return {name: getattr(entry, name) for name in _OUTBOX[1]}
+
+
+def _columns(child: _Child, rows: Sequence[Mapping[str, Any]]) -> dict[str, list[object]]:
+    """``rows`` as one array per column, the parameters of ``_unnest(child)``."""
+    _, names, prefix = child
+    return {prefix + name: [row[name] for row in rows] for name in names}
+
+
+def _insert_rows(child: _Child) -> Insert:
+    """``INSERT … SELECT`` from one array parameter per column: one statement for any number of
+    rows, so it is prepared once per connection. Rows keep their order (the outbox relays an
+    aggregate's events in the order of their sequence numbers)."""
+    table, names, prefix = child
+    # Each parameter is typed as an array of its column's type: the dialect casts it, which
+    # unnest needs to know its result's types.
+    arrays = [bindparam(prefix + name, type_=ARRAY(table.c[name].type)) for name in names]
+    rows = func.unnest(*arrays).table_valued(*names, with_ordinality="n").render_derived()
+    return insert(table).from_select(
+        names, select(*(rows.c[name] for name in names)).order_by(rows.c.n)
+    )
+
+
+def _insert_new() -> Insert:
+    application = insert(Application).values(
+        {
+            column.key: bindparam(column.key, type_=column.type)
+            for column in Application.__table__.columns
+        }
+    )
+    # The children are written in the same statement as their application: their foreign keys
+    # are checked at the end of the statement, when the application's row is there.
+    return _insert_rows(_OUTBOX).add_cte(
+        application.cte("application"),
+        _insert_rows(_AUDIT).cte("audit"),
+        _insert_rows(_ACCEPTANCE).cte("acceptance"),
+    )
+
+
+_INSERT_NEW = _insert_new()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,7 +29,7 @@ from partnerguard.common.events.types.onboarding import (
     RiskTier,
 )
 from partnerguard.common.ids import new_id
-from partnerguard.common.outbox import emit
+from partnerguard.common.outbox import OutboxEntry, emit, outbox_entry
 from partnerguard.onboarding.applications.repository import ApplicationRepository
 from partnerguard.onboarding.applications.schemas import ApplicationIn, CollectionsAcceptanceIn
 from partnerguard.onboarding.collections.service import published_version_id
@@ -56,6 +57,25 @@ SYSTEM = "system"
 # States in which new facts still move an application on their own.
 _OPEN = {ApplicationStatus.SUBMITTED, ApplicationStatus.PENDING_VERIFICATION}
 UNDECIDED = {*_OPEN, ApplicationStatus.IN_REVIEW}
+
+# ``session.info`` key of the application being submitted (``_Unstored``).
+_UNSTORED = "onboarding.unstored_application"
+
+
+@dataclass
+class _Unstored:
+    """An application being submitted, and the rows written with it in one statement once its
+    first decision is made (``ApplicationRepository.insert_new``)."""
+
+    application: Application
+    audit: list[dict[str, Any]] = field(default_factory=list)
+    acceptance: CollectionsAcceptance | None = None
+    outbox: list[OutboxEntry] = field(default_factory=list)
+
+
+def _unstored(session: AsyncSession, application: Application) -> _Unstored | None:
+    unstored: _Unstored | None = session.info.get(_UNSTORED)
+    return unstored if unstored is not None and unstored.application is application else None
 
 
 async def get_application(
@@ -139,25 +159,6 @@ async def submit_application(
         created_at=now,
         updated_at=now,
     )
-    # Written with the rest of the unit of work at commit: one INSERT, not an INSERT and then
-    # an UPDATE once the assessment is known.
-    repository.stage(application)
-    _record(session, application, "submitted", None, ApplicationStatus.SUBMITTED, actor, None)
-    await _tell(
-        session,
-        application,
-        CustomerSubmitted(
-            customer_id=application.customer_id,
-            application_id=application.id,
-            company_name=application.company_name,
-            country=application.company_country,
-            primary_domain=application.company_domain,
-            vendor_tenant_id=application.vendor_tenant_id,
-            submitted_at=now,
-        ),
-    )
-    if body.collections_acceptance is not None:
-        await record_acceptance(session, application, body.collections_acceptance, actor, now)
     facts = Facts(
         company_country=body.company.country,
         company_domain=body.company.domain,
@@ -173,7 +174,31 @@ async def submit_application(
         list_hits=hits,
         sanctions_hits=sanctions_hits,
     )
-    await assess(session, application, facts, in_force, SYSTEM, "submitted", now)
+    # Until it is decided, the application's audit entries, acceptance and events wait here,
+    # and are then written with it in one statement.
+    unstored = _Unstored(application)
+    session.info[_UNSTORED] = unstored
+    try:
+        _record(session, application, "submitted", None, ApplicationStatus.SUBMITTED, actor, None)
+        await _tell(
+            session,
+            application,
+            CustomerSubmitted(
+                customer_id=application.customer_id,
+                application_id=application.id,
+                company_name=application.company_name,
+                country=application.company_country,
+                primary_domain=application.company_domain,
+                vendor_tenant_id=application.vendor_tenant_id,
+                submitted_at=now,
+            ),
+        )
+        if body.collections_acceptance is not None:
+            await record_acceptance(session, application, body.collections_acceptance, actor, now)
+        await assess(session, application, facts, in_force, SYSTEM, "submitted", now)
+    finally:
+        del session.info[_UNSTORED]
+    await repository.insert_new(application, unstored.audit, unstored.acceptance, unstored.outbox)
     return application
 
 
@@ -375,7 +400,11 @@ async def record_acceptance(
         accepted_at=accepted_at,
         recorded_by=actor,
     )
-    session.add(acceptance)
+    unstored = _unstored(session, application)
+    if unstored is not None:
+        unstored.acceptance = acceptance
+    else:
+        session.add(acceptance)
     application.collections_policy_version = version
     application.updated_at = now
     status = ApplicationStatus(application.status)
@@ -407,12 +436,23 @@ async def record_acceptance(
 
 async def _tell(session: AsyncSession, application: Application, data: EventData) -> None:
     """Write an event about this customer to the outbox, in this transaction."""
-    await emit(
-        session,
-        data,
-        partner_id=application.partner_id,
-        subject=application.customer_id,
-        customer_id=application.customer_id,
+    unstored = _unstored(session, application)
+    if unstored is None:
+        await emit(
+            session,
+            data,
+            partner_id=application.partner_id,
+            subject=application.customer_id,
+            customer_id=application.customer_id,
+        )
+        return
+    unstored.outbox.append(
+        outbox_entry(
+            data,
+            partner_id=application.partner_id,
+            subject=application.customer_id,
+            customer_id=application.customer_id,
+        )
     )
 
 
@@ -439,18 +479,23 @@ def _record(
     why: str | None,
     details: dict[str, Any] | None = None,
 ) -> None:
-    ApplicationRepository(session).record(
-        ApplicationEvent(
-            partner_id=application.partner_id,
-            application_id=application.id,
-            action=action,
-            from_status=before,
-            to_status=after,
-            actor=actor,
-            reason=why,
-            details=details or {},
-        )
-    )
+    entry: dict[str, Any] = {
+        "id": new_id(),
+        "partner_id": application.partner_id,
+        "application_id": application.id,
+        "action": action,
+        "from_status": before,
+        "to_status": after,
+        "actor": actor,
+        "reason": why,
+        "details": details or {},
+        "at": datetime.now(UTC),
+    }
+    unstored = _unstored(session, application)
+    if unstored is not None:
+        unstored.audit.append(entry)
+    else:
+        ApplicationRepository(session).record(ApplicationEvent(**entry))
 
 
 def record_audit(
