@@ -13,9 +13,11 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from partnerguard.common.db.engine import Database
-from partnerguard.onboarding.lists.service import ListCandidates, find_hits
+from partnerguard.onboarding.applications.repository import ApplicationRepository
+from partnerguard.onboarding.lists.service import ListCandidates, hit_lookup, list_hits
 from partnerguard.onboarding.models import ListEntry
 from partnerguard.onboarding.scoring.facts import ListHit, ListKind, ListName
 from tests.support.onboarding import RunningOnboarding
@@ -81,6 +83,16 @@ async def hits(
 ) -> tuple[ListHit, ...]:
     async with db.tenant_session(partner_id) as session:
         return await find_hits(session, partner_id, candidates(**values), now or datetime.now(UTC))
+
+
+async def find_hits(
+    session: AsyncSession, partner_id: uuid.UUID, candidates: ListCandidates, now: datetime
+) -> tuple[ListHit, ...]:
+    """The hits as the scorer reads them, with nothing else of the application to screen."""
+    screening = await ApplicationRepository(session).screening(
+        partner_id, {}, {}, hit_lookup(candidates), None, now
+    )
+    return list_hits(screening.hits)
 
 
 async def hit_values(db: Database, partner_id: uuid.UUID, **values: Any) -> set[str]:
@@ -676,7 +688,7 @@ def counted_statements(db: Database) -> Iterator[list[str]]:
         event.remove(db.engine.sync_engine, "before_cursor_execute", record)
 
 
-async def test_find_hits_is_one_query(onboarding: RunningOnboarding, partner_id: uuid.UUID) -> None:
+async def test_the_hits_are_one_query(onboarding: RunningOnboarding, partner_id: uuid.UUID) -> None:
     await add_ok(onboarding, partner_id, "ip", "2001:db8::/32")
     everything = candidates(
         email="a@b.example.com",

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from ipaddress import ip_address
 
-from partnerguard.onboarding.applications.repository import ApplicationRepository
+from partnerguard.onboarding.applications.repository import ApplicationRepository, Screening
+from partnerguard.onboarding.lists.repository import HitLookup
 from partnerguard.onboarding.scoring import VelocityKey
 from tests.support.onboarding import RunningOnboarding, application_body
 
@@ -56,9 +58,10 @@ async def velocity(
     now: datetime | None = None,
 ) -> dict[VelocityKey, int]:
     async with onboarding.db.tenant_session(partner_id) as session:
-        return await ApplicationRepository(session).velocity(
-            partner_id, values, windows, now or datetime.now(UTC)
+        screening = await ApplicationRepository(session).screening(
+            partner_id, values, windows, HitLookup(), None, now or datetime.now(UTC)
         )
+        return screening.velocity
 
 
 async def test_each_key_counts_the_partners_applications_sharing_its_value(
@@ -124,3 +127,50 @@ async def test_each_key_counts_only_within_its_own_window(
     )
 
     assert counts == {IP: 0, DEVICE: 1}
+
+
+async def test_counts_list_hits_and_the_accepted_policy_are_read_together(
+    onboarding: RunningOnboarding, partner_id: uuid.UUID
+) -> None:
+    """One row of counts is repeated beside each list hit: neither multiplies the other."""
+    device = f"device-{uuid.uuid4()}"
+    await apply(onboarding, partner_id, 1, ip="203.0.113.7", device=device)
+    await apply(onboarding, partner_id, 2, ip="203.0.113.7", device=device)
+    headers = onboarding.headers(partner_id)
+    for kind, value in (("device", device), ("ip", "203.0.113.0/24")):
+        entry = {"list": "block", "kind": kind, "value": value, "reason": "seen in fraud"}
+        response = await onboarding.http.post(
+            "/v1/onboarding/lists/entries", json=entry, headers=headers
+        )
+        assert response.status_code == 201, response.text
+    published = await onboarding.http.put(
+        "/v1/onboarding/collections-policy",
+        json={
+            "version": "2026-11",
+            "text": "Invoices are due in 30 days.",
+            "payment_terms_days": 30,
+            "grace_days": 7,
+            "suspension_day": 30,
+        },
+        headers=headers,
+    )
+    assert published.status_code in (200, 201), published.text
+    lookup = HitLookup(ip=ip_address("203.0.113.7"), devices=(device,))
+
+    async with onboarding.db.tenant_session(partner_id) as session:
+        repository = ApplicationRepository(session)
+        values = {VelocityKey.IP: ip_address("203.0.113.7"), VelocityKey.DEVICE: device}
+        found = await repository.screening(
+            partner_id, values, HOUR, lookup, "2026-11", datetime.now(UTC)
+        )
+        unpublished = await repository.screening(
+            partner_id, {}, {}, HitLookup(), "2027-01", datetime.now(UTC)
+        )
+
+    assert found.velocity == {VelocityKey.IP: 2, VelocityKey.DEVICE: 2}
+    assert [(hit.kind, hit.value) for hit in found.hits] == [
+        ("device", device),
+        ("ip", "203.0.113.0/24"),
+    ]
+    assert found.collections_policy_id == uuid.UUID(published.json()["id"])
+    assert unpublished == Screening(velocity={}, hits=[], collections_policy_id=None)

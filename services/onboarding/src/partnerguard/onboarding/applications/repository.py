@@ -1,10 +1,11 @@
-"""Queries for applications, their audit trail and the velocity of new ones."""
+"""Queries for applications, their audit trail, and what a new one is decided on."""
 
 from __future__ import annotations
 
 import functools
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,8 +17,10 @@ from sqlalchemy import (
     bindparam,
     func,
     insert,
+    literal,
     or_,
     select,
+    true,
 )
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
@@ -27,6 +30,8 @@ from partnerguard.common.db.repository import Repository
 from partnerguard.common.outbox import OutboxEntry
 from partnerguard.common.tables import OutboxEvent
 from partnerguard.onboarding.applications.schemas import CustomerFilters
+from partnerguard.onboarding.collections.repository import ID_OF_VERSION
+from partnerguard.onboarding.lists.repository import HITS, HitLookup, HitRow, hit_parameters
 from partnerguard.onboarding.models import Application, ApplicationEvent, CollectionsAcceptance
 from partnerguard.onboarding.scoring import VelocityKey
 
@@ -37,6 +42,13 @@ _VELOCITY_COLUMNS: dict[VelocityKey, Any] = {
     VelocityKey.PHONE: Application.contact_phone,
     VelocityKey.CARD_BIN: Application.card_bin,
 }
+
+
+@dataclass(frozen=True)
+class Screening:
+    velocity: dict[VelocityKey, int]
+    hits: list[HitRow]
+    collections_policy_id: uuid.UUID | None
 
 
 class ApplicationRepository(Repository[Application]):
@@ -104,24 +116,39 @@ class ApplicationRepository(Repository[Application]):
             statement = statement.where(Application.id > after_id)
         return await self.list(statement.order_by(Application.id).limit(limit + 1))
 
-    async def velocity(
+    async def screening(
         self,
         partner_id: uuid.UUID,
-        values: Mapping[VelocityKey, object],
+        velocity: Mapping[VelocityKey, object],
         windows: Mapping[VelocityKey, int],
+        lookup: HitLookup,
+        collections_version: str | None,
         now: datetime,
-    ) -> dict[VelocityKey, int]:
-        """How many applications share each key's value within that key's window (minutes),
-        in one query over the velocity indexes."""
-        keys = tuple(key for key, value in values.items() if value is not None and key in windows)
-        if not keys:
-            return {}
-        parameters: dict[str, object] = {"partner_id": partner_id}
+    ) -> Screening:
+        """What a new application is decided on besides itself, in one round trip: how many
+        applications share each velocity key's value within that key's window (minutes), the
+        list entries matching ``lookup``, and the id of the collections policy version it
+        accepts (None when none is named or that version was never published)."""
+        keys = tuple(key for key, value in velocity.items() if value is not None and key in windows)
+        parameters: dict[str, object] = {
+            "partner_id": partner_id,
+            "collections_version": collections_version,
+            **hit_parameters(lookup, now),
+        }
         for key in keys:
-            parameters[f"{key.value}_value"] = values[key]
+            parameters[f"{key.value}_value"] = velocity[key]
             parameters[f"{key.value}_since"] = now - timedelta(minutes=windows[key])
-        row = (await self.session.execute(_velocity(keys), parameters)).one()
-        return {key: int(count) for key, count in zip(keys, row, strict=True)}
+        rows = (await self.session.execute(_screening(keys), parameters)).all()
+        first = rows[0]
+        return Screening(
+            velocity={key: int(count) for key, count in zip(keys, first[: len(keys)], strict=True)},
+            collections_policy_id=first[len(keys)],
+            hits=[
+                HitRow(list=r[-4], kind=r[-3], value=r[-2], reason=r[-1])
+                for r in rows
+                if r[-4] is not None
+            ],
+        )
 
     async def scored_since(
         self, partner_id: uuid.UUID, since: datetime | None, limit: int
@@ -176,9 +203,13 @@ class ApplicationRepository(Repository[Application]):
 
 
 @functools.cache
-def _velocity(keys: tuple[VelocityKey, ...]) -> Select[*tuple[int, ...]]:
-    """The velocity query for these keys, built once per set of keys (a handful in use):
-    constructing it anew cost each application more CPU than the database spends on it."""
+def _screening(keys: tuple[VelocityKey, ...]) -> Select[Any]:
+    """The screening query for these velocity keys, built once per set of keys (a handful in
+    use): constructing it anew cost each application more CPU than the database spends on it.
+
+    One row of counts and the accepted policy's id, repeated beside each list hit (once with
+    no hit when nothing is listed).
+    """
     matches = [
         and_(
             _VELOCITY_COLUMNS[key] == bindparam(f"{key.value}_value"),
@@ -186,8 +217,31 @@ def _velocity(keys: tuple[VelocityKey, ...]) -> Select[*tuple[int, ...]]:
         )
         for key in keys
     ]
-    return select(*(func.count().filter(match) for match in matches)).where(
-        Application.partner_id == bindparam("partner_id"), or_(*matches)
+    # An aggregate without GROUP BY: always one row, even with no key to count.
+    counts = (
+        select(
+            *(
+                func.count().filter(match).label(key.value)
+                for key, match in zip(keys, matches, strict=True)
+            )
+        )
+        .where(Application.partner_id == bindparam("partner_id"), or_(*matches))
+        .subquery("velocity")
+        if keys
+        else select(literal(0).label("none")).subquery("velocity")
+    )
+    hits = HITS.subquery("hits")
+    return (
+        select(
+            *(counts.c[key.value] for key in keys),
+            ID_OF_VERSION.scalar_subquery(),
+            hits.c.list,
+            hits.c.kind,
+            hits.c.value,
+            hits.c.reason,
+        )
+        .select_from(counts.outerjoin(hits, true()))
+        .order_by(hits.c.list, hits.c.kind, hits.c.value)
     )
 
 

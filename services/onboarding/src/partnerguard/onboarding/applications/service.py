@@ -33,7 +33,7 @@ from partnerguard.common.outbox import OutboxEntry, emit, outbox_entry
 from partnerguard.onboarding.applications.repository import ApplicationRepository
 from partnerguard.onboarding.applications.schemas import ApplicationIn, CollectionsAcceptanceIn
 from partnerguard.onboarding.collections.service import published_version_id
-from partnerguard.onboarding.lists.service import ListCandidates, find_hits
+from partnerguard.onboarding.lists.service import ListCandidates, hit_lookup, list_hits
 from partnerguard.onboarding.models import (
     Application,
     ApplicationEvent,
@@ -116,10 +116,7 @@ async def submit_application(
         VelocityKey.CARD_BIN: instrument.card_bin if instrument else None,
     }
     windows = {key: limit.window_minutes for key, limit in in_force.policy.velocity.items()}
-    velocity = await repository.velocity(partner_id, velocity_values, windows, now)
-    hits = await find_hits(
-        session,
-        partner_id,
+    lookup = hit_lookup(
         ListCandidates(
             email=body.contact.email,
             email_domain=email_domain,
@@ -129,7 +126,15 @@ async def submit_application(
             card_bin=instrument.card_bin if instrument else None,
             phone=body.contact.phone,
             tenant_id=body.vendor_tenant_id,
-        ),
+        )
+    )
+    accepts = body.collections_acceptance
+    screening = await repository.screening(
+        partner_id,
+        velocity_values,
+        windows,
+        lookup,
+        accepts.policy_version if accepts is not None else None,
         now,
     )
     application = Application(
@@ -170,8 +175,8 @@ async def submit_application(
         instrument_type=instrument.type if instrument else None,
         card_bin=instrument.card_bin if instrument else None,
         card_country=instrument.card_country if instrument else None,
-        velocity=velocity,
-        list_hits=hits,
+        velocity=screening.velocity,
+        list_hits=list_hits(screening.hits),
         sanctions_hits=sanctions_hits,
     )
     # Until it is decided, the application's audit entries, acceptance and events wait here,
@@ -193,8 +198,10 @@ async def submit_application(
                 submitted_at=now,
             ),
         )
-        if body.collections_acceptance is not None:
-            await record_acceptance(session, application, body.collections_acceptance, actor, now)
+        if accepts is not None:
+            await record_acceptance(
+                session, application, accepts, actor, now, screening.collections_policy_id
+            )
         await assess(session, application, facts, in_force, SYSTEM, "submitted", now)
     finally:
         del session.info[_UNSTORED]
@@ -381,11 +388,14 @@ async def record_acceptance(
     body: CollectionsAcceptanceIn,
     actor: str,
     now: datetime | None = None,
+    policy_id: uuid.UUID | None = None,
 ) -> CollectionsAcceptance:
-    """Record the customer's acceptance of a published collections policy version."""
+    """Record the customer's acceptance of a published collections policy version
+    (``policy_id``: that version's id, when the caller has read it already)."""
     now = now or datetime.now(UTC)
     version = body.policy_version
-    policy_id = await published_version_id(session, application.partner_id, version)
+    if policy_id is None:
+        policy_id = await published_version_id(session, application.partner_id, version)
     if policy_id is None:
         raise PolicyViolation(f"collections policy version {version!r} has not been published")
     accepted_at = body.accepted_at or now

@@ -65,7 +65,7 @@ class CollectionsPolicyRepository(Repository[CollectionsPolicy]):
         that accepts a policy asks; an ORM entity costs more than the query)."""
         return (
             await self.session.execute(
-                _ID_OF_VERSION, {"partner_id": partner_id, "version": version}
+                ID_OF_VERSION, {"partner_id": partner_id, "collections_version": version}
             )
         ).scalar_one_or_none()
 
@@ -79,7 +79,9 @@ class CollectionsPolicyRepository(Repository[CollectionsPolicy]):
         return await self.list(statement.order_by(CollectionsPolicy.id.desc()).limit(limit + 1))
 
 
-_ID_OF_VERSION = select(CollectionsPolicy.id).where(
+# Also read with the rest of what a new application is decided on (its parameter names are
+# shared with that query's).
+ID_OF_VERSION = select(CollectionsPolicy.id).where(
     CollectionsPolicy.partner_id == bindparam("partner_id"),
-    CollectionsPolicy.version == bindparam("version"),
+    CollectionsPolicy.version == bindparam("collections_version"),
 )

@@ -1,4 +1,5 @@
-"""Queries for list entries: the partner's pages of entries, and the scorer's one lookup."""
+"""Queries for list entries: the partner's pages of entries, and the scorer's lookup (``HITS``,
+read with the rest of what a new application is decided on)."""
 
 from __future__ import annotations
 
@@ -115,30 +116,24 @@ class ListEntryRepository(Repository[ListEntry]):
         )
         return (await self.session.execute(statement)).scalar_one_or_none() is not None
 
-    async def hits(
-        self, partner_id: uuid.UUID, lookup: HitLookup, now: datetime
-    ) -> Sequence[HitRow]:
-        """Every unexpired entry matching one of the candidates, in one round trip."""
-        rows = await self.session.execute(
-            _HITS,
-            {
-                "partner_id": partner_id,
-                "now": now,
-                "ip": lookup.ip,
-                **{
-                    _values_of(kind): list(values)
-                    for kind, values in (
-                        (ListKind.EMAIL, lookup.emails),
-                        (ListKind.DOMAIN, lookup.domains),
-                        (ListKind.DEVICE, lookup.devices),
-                        (ListKind.BIN, lookup.bins),
-                        (ListKind.PHONE, lookup.phones),
-                        (ListKind.TENANT, lookup.tenants),
-                    )
-                },
-            },
-        )
-        return [HitRow(list=r[0], kind=r[1], value=r[2], reason=r[3]) for r in rows]
+
+def hit_parameters(lookup: HitLookup, now: datetime) -> dict[str, object]:
+    """The parameters of ``HITS`` for these candidates (its ``partner_id`` is the caller's)."""
+    return {
+        "now": now,
+        "ip": lookup.ip,
+        **{
+            _values_of(kind): list(values)
+            for kind, values in (
+                (ListKind.EMAIL, lookup.emails),
+                (ListKind.DOMAIN, lookup.domains),
+                (ListKind.DEVICE, lookup.devices),
+                (ListKind.BIN, lookup.bins),
+                (ListKind.PHONE, lookup.phones),
+                (ListKind.TENANT, lookup.tenants),
+            )
+        },
+    }
 
 
 def _values_of(kind: ListKind) -> str:
@@ -155,7 +150,7 @@ def _among(kind: ListKind) -> ColumnElement[bool]:
 # candidate: the SQL text is then the same for every application, so asyncpg prepares it once per
 # connection and PostgreSQL can reuse the plan. Equality branches use the (partner_id, kind,
 # value) index; the ``ip`` branch scans the partner's ip entries.
-_HITS = (
+HITS = (
     select(ListEntry.list, ListEntry.kind, ListEntry.value, ListEntry.reason)
     .where(
         ListEntry.partner_id == bindparam("partner_id"),

@@ -1,7 +1,10 @@
 """Allow and block lists: entries a partner keeps, and the lookup the scorer makes per application.
 
-Both lists are returned by ``find_hits``; what a hit means (a hard reject, a score bonus, a
-review) is the rules engine's business, not this module's.
+The partner's unexpired entries that match an application, on either list, are read with
+the rest of what it is decided on (``ApplicationRepository.screening``) and are its hits:
+a domain entry covers its subdomains, an ip entry its range, a BIN entry every card number
+starting with it. What a hit means (a hard reject, a score bonus, a review) is the rules
+engine's business, not this module's.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from partnerguard.common.errors import Conflict, NotFound
-from partnerguard.onboarding.lists.repository import HitLookup, ListEntryRepository
+from partnerguard.onboarding.lists.repository import HitLookup, HitRow, ListEntryRepository
 from partnerguard.onboarding.lists.schemas import ListEntryIn
 from partnerguard.onboarding.lists.values import (
     ascii_domain,
@@ -45,23 +48,7 @@ class ListCandidates:
     tenant_id: uuid.UUID | None
 
 
-async def find_hits(
-    session: AsyncSession, partner_id: uuid.UUID, candidates: ListCandidates, now: datetime
-) -> tuple[ListHit, ...]:
-    """The partner's entries, on either list, that match the application and are unexpired at
-    ``now``: one query. A domain entry covers its subdomains, an ip entry its range, a BIN
-    entry every card number starting with it. Ordered by list, kind, value."""
-    lookup = _lookup(candidates)
-    if lookup.is_empty():
-        return ()
-    rows = await ListEntryRepository(session).hits(partner_id, lookup, now)
-    return tuple(
-        ListHit(list=ListName(r.list), kind=ListKind(r.kind), value=r.value, reason=r.reason)
-        for r in rows
-    )
-
-
-def _lookup(candidates: ListCandidates) -> HitLookup:
+def hit_lookup(candidates: ListCandidates) -> HitLookup:
     """Candidates in the entries' canonical forms (see ``values``), so equality is enough."""
     domains: list[str] = []
     for raw in (candidates.email_domain, candidates.company_domain):
@@ -78,6 +65,14 @@ def _lookup(candidates: ListCandidates) -> HitLookup:
         bins=tuple(bin_prefixes(candidates.card_bin)) if candidates.card_bin else (),
         phones=(candidates.phone,) if candidates.phone else (),
         tenants=(str(candidates.tenant_id),) if candidates.tenant_id else (),
+    )
+
+
+def list_hits(rows: Sequence[HitRow]) -> tuple[ListHit, ...]:
+    """The rules engine's view of the entries ``hit_lookup`` found."""
+    return tuple(
+        ListHit(list=ListName(r.list), kind=ListKind(r.kind), value=r.value, reason=r.reason)
+        for r in rows
     )
 
 
