@@ -8,6 +8,7 @@ so operators scale them apart. In the embedded run one process may do both.
 from __future__ import annotations
 
 import asyncio
+import gc
 import hashlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -264,6 +265,20 @@ async def _wait(stop: asyncio.Event, seconds: float) -> None:
         pass
 
 
+def _freeze_what_lives_forever() -> None:
+    """Move everything alive once the service has started (modules, the app, its schemas and
+    compiled statements) out of the collector's sight.
+
+    Python's full collections walk every tracked object. Requests in flight when a young
+    collection runs are promoted to the old generation, so under load a full collection came
+    every few seconds and walked the whole process for nothing: 60–95 ms of a worker's time
+    each, with every request on it waiting (the onboarding benchmark's p99). Frozen, the
+    same collections take about 5 ms. The objects frozen stay alive, as they would anyway.
+    """
+    gc.collect()
+    gc.freeze()
+
+
 def create_app(
     definition: ServiceDefinition, role: Role = "api", runtime: Runtime | None = None
 ) -> FastAPI:
@@ -276,6 +291,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await runtime.start(with_workers=with_workers)
+        _freeze_what_lives_forever()
         try:
             if definition.lifespan is None:
                 log.info("service.started", role=role, workers=with_workers)
