@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 import uuid
 
@@ -144,3 +145,28 @@ async def test_a_woken_job_runs_at_once_instead_of_at_the_end_of_its_interval(
     finally:
         await runtime.stop()
     assert len(runs) == 2
+
+
+async def test_a_started_service_is_frozen_out_of_full_collections(
+    db: Database, issuer: Issuer
+) -> None:
+    """What lives once the service has started is moved out of the collector's sight, so a
+    full collection under load walks only what requests made since."""
+    settings = ServiceSettings(
+        service_name="widgets",
+        auth_issuer=issuer.url,
+        auth_jwks_url=issuer.jwks_url,
+        auth_audience=AUDIENCE,
+        log_json=False,
+        log_level="WARNING",
+    )
+    definition = ServiceDefinition(name="widgets", title="Widgets", settings=settings)
+    app = create_app(definition, runtime=Runtime(definition, db=db))
+    gc.unfreeze()
+    assert gc.get_freeze_count() == 0
+
+    async with app.router.lifespan_context(app):
+        frozen = gc.get_freeze_count()
+
+    # The app, its routes and its runtime are among what was frozen.
+    assert frozen > 10_000
