@@ -13,6 +13,7 @@ from sqlalchemy import (
     ColumnElement,
     Insert,
     Select,
+    Table,
     and_,
     bindparam,
     func,
@@ -267,7 +268,7 @@ def _completed(entity: Any) -> dict[str, object]:
     the object is given the same value, so that it matches the row once it is stored."""
     given = entity.__dict__
     row: dict[str, object] = {}
-    for key, default in _defaults(type(entity)):
+    for key, default in _defaults(entity.__table__):
         value = given.get(key)
         if value is None and default is not None:
             value = default.arg(None) if default.is_callable else default.arg
@@ -278,9 +279,9 @@ def _completed(entity: Any) -> dict[str, object]:
 
 
 @functools.cache
-def _defaults(model: Any) -> tuple[tuple[str, Any], ...]:
-    """Each column of ``model`` with its Python-side default (None when it has none)."""
-    return tuple((column.key, column.default) for column in model.__table__.columns)
+def _defaults(table: Table) -> tuple[tuple[str, Any], ...]:
+    """Each column of ``table`` with its Python-side default (None when it has none)."""
+    return tuple((column.key, column.default) for column in table.columns)
 
 
 def _outbox_row(entry: OutboxEntry) -> dict[str, object]:
