@@ -123,13 +123,20 @@ async def emit(
 
     See :func:`outbox_entry` for ``subject`` and ``aggregate_key``.
     """
-    entry = outbox_entry(
-        data,
-        partner_id=partner_id,
-        subject=subject,
-        customer_id=customer_id,
-        aggregate_key=aggregate_key,
+    stage(
+        session,
+        outbox_entry(
+            data,
+            partner_id=partner_id,
+            subject=subject,
+            customer_id=customer_id,
+            aggregate_key=aggregate_key,
+        ),
     )
+
+
+def stage(session: AsyncSession, entry: OutboxEntry) -> None:
+    """Write ``entry`` with the caller's unit of work."""
     session.add(
         OutboxEvent(
             id=entry.id,

@@ -29,7 +29,7 @@ from partnerguard.common.events.types.onboarding import (
     RiskTier,
 )
 from partnerguard.common.ids import new_id
-from partnerguard.common.outbox import OutboxEntry, emit, outbox_entry
+from partnerguard.common.outbox import OutboxEntry, outbox_entry, stage
 from partnerguard.onboarding.applications.repository import ApplicationRepository
 from partnerguard.onboarding.applications.schemas import ApplicationIn, CollectionsAcceptanceIn
 from partnerguard.onboarding.collections.service import published_version_id
@@ -446,24 +446,17 @@ async def record_acceptance(
 
 async def _tell(session: AsyncSession, application: Application, data: EventData) -> None:
     """Write an event about this customer to the outbox, in this transaction."""
-    unstored = _unstored(session, application)
-    if unstored is None:
-        await emit(
-            session,
-            data,
-            partner_id=application.partner_id,
-            subject=application.customer_id,
-            customer_id=application.customer_id,
-        )
-        return
-    unstored.outbox.append(
-        outbox_entry(
-            data,
-            partner_id=application.partner_id,
-            subject=application.customer_id,
-            customer_id=application.customer_id,
-        )
+    entry = outbox_entry(
+        data,
+        partner_id=application.partner_id,
+        subject=application.customer_id,
+        customer_id=application.customer_id,
     )
+    unstored = _unstored(session, application)
+    if unstored is not None:
+        unstored.outbox.append(entry)
+    else:
+        stage(session, entry)
 
 
 def _move(
