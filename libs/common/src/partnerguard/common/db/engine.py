@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from partnerguard.common.db.connection import PartnerConnection
 from partnerguard.common.db.rls import PARTNER_SETTING
 from partnerguard.common.settings import ServiceSettings
 
@@ -47,6 +48,7 @@ def make_engine(
         max_overflow=max_overflow,
         pool_recycle=1800,
         connect_args={
+            "connection_class": PartnerConnection,
             "timeout": 10,
             "command_timeout": max(statement_timeout_ms / 1000 + 5, 10),
             "server_settings": {
@@ -66,6 +68,10 @@ def _ping_when_idle(engine: AsyncEngine) -> None:
     @event.listens_for(sync_engine, "checkin")
     def checked_in(dbapi_connection: Any, record: Any) -> None:
         record.info["idle_since"] = time.monotonic()
+        # A partner set for a transaction that never ran a statement must not reach the next
+        # one to use this connection.
+        if isinstance(record.driver_connection, PartnerConnection):
+            record.driver_connection.set_partner_on_begin(None)
 
     @event.listens_for(sync_engine, "checkout")
     def checked_out(dbapi_connection: Any, record: Any, proxy: Any) -> None:
@@ -161,10 +167,17 @@ class Database:
 
 
 async def set_partner(session: AsyncSession, partner_id: uuid.UUID) -> None:
-    """Set the partner for the current transaction; row-level security reads it."""
+    """Set the partner for the current transaction; row-level security reads it.
+
+    Before the transaction has begun, the setting goes with its ``BEGIN`` (``PartnerConnection``);
+    once it has, it is a statement of its own.
+    """
     connection = await session.connection()
-    # Straight to the driver: this runs before every tenant transaction, and the ORM's
-    # execution of a text statement cost more than the round trip.
+    driver = (await connection.get_raw_connection()).driver_connection
+    if isinstance(driver, PartnerConnection) and not driver.is_in_transaction():
+        driver.set_partner_on_begin(partner_id)
+        return
+    # Straight to the driver: the ORM's execution of a text statement cost more than the trip.
     await connection.exec_driver_sql(_SET_PARTNER, (str(partner_id),))
 
 
