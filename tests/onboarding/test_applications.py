@@ -8,26 +8,13 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from tests.support.onboarding import RunningOnboarding, application_body
+from tests.support.onboarding import (
+    RunningOnboarding,
+    application_body,
+    publish_collections_policy,
+)
 
 CUSTOMERS = "/v1/onboarding/customers"
-
-
-async def publish_collections_policy(
-    onboarding: RunningOnboarding, partner_id: uuid.UUID, version: str = "2026-11"
-) -> None:
-    response = await onboarding.http.put(
-        "/v1/onboarding/collections-policy",
-        json={
-            "version": version,
-            "text": "Invoices are due in 30 days. Access is suspended 30 days after the due date.",
-            "payment_terms_days": 30,
-            "grace_days": 7,
-            "suspension_day": 30,
-        },
-        headers=onboarding.headers(partner_id),
-    )
-    assert response.status_code in (200, 201), response.text
 
 
 async def save_policy(

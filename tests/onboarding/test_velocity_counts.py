@@ -10,7 +10,11 @@ from ipaddress import ip_address
 from partnerguard.onboarding.applications.repository import ApplicationRepository, Screening
 from partnerguard.onboarding.lists.repository import HitLookup
 from partnerguard.onboarding.scoring import VelocityKey
-from tests.support.onboarding import RunningOnboarding, application_body
+from tests.support.onboarding import (
+    RunningOnboarding,
+    application_body,
+    publish_collections_policy,
+)
 
 CUSTOMERS = "/v1/onboarding/customers"
 IP, DEVICE, DOMAIN, PHONE, BIN = (
@@ -143,18 +147,7 @@ async def test_counts_list_hits_and_the_accepted_policy_are_read_together(
             "/v1/onboarding/lists/entries", json=entry, headers=headers
         )
         assert response.status_code == 201, response.text
-    published = await onboarding.http.put(
-        "/v1/onboarding/collections-policy",
-        json={
-            "version": "2026-11",
-            "text": "Invoices are due in 30 days.",
-            "payment_terms_days": 30,
-            "grace_days": 7,
-            "suspension_day": 30,
-        },
-        headers=headers,
-    )
-    assert published.status_code in (200, 201), published.text
+    published = await publish_collections_policy(onboarding, partner_id)
     lookup = HitLookup(ip=ip_address("203.0.113.7"), devices=(device,))
 
     async with onboarding.db.tenant_session(partner_id) as session:
@@ -172,5 +165,5 @@ async def test_counts_list_hits_and_the_accepted_policy_are_read_together(
         ("device", device),
         ("ip", "203.0.113.0/24"),
     ]
-    assert found.collections_policy_id == uuid.UUID(published.json()["id"])
+    assert found.collections_policy_id == uuid.UUID(published["id"])
     assert unpublished == Screening(velocity={}, hits=[], collections_policy_id=None)

@@ -13,7 +13,12 @@ import pytest
 from partnerguard.common.db.engine import Database
 from partnerguard.onboarding.settings import OnboardingSettings
 from tests.support.jwks import Issuer
-from tests.support.onboarding import RunningOnboarding, application_body, running_onboarding
+from tests.support.onboarding import (
+    RunningOnboarding,
+    application_body,
+    publish_collections_policy,
+    running_onboarding,
+)
 from tests.support.onboarding_fakes import FakeSmsGateway, FakeSmtpServer, captured_logs
 
 CUSTOMERS = "/v1/onboarding/customers"
@@ -200,18 +205,7 @@ async def test_the_code_sent_by_email_passes_the_email_verification(
 async def test_both_channels_passed_keep_each_other_and_approve_with_the_policy_accepted(
     ob: RunningOnboarding, partner_id: uuid.UUID, sms: FakeSmsGateway, smtp: FakeSmtpServer
 ) -> None:
-    published = await ob.http.put(
-        "/v1/onboarding/collections-policy",
-        json={
-            "version": "2026-11",
-            "text": "Invoices are due in 30 days.",
-            "payment_terms_days": 30,
-            "grace_days": 7,
-            "suspension_day": 30,
-        },
-        headers=ob.headers(partner_id),
-    )
-    assert published.status_code in (200, 201), published.text
+    await publish_collections_policy(ob, partner_id)
     customer_id = await submit(
         ob,
         partner_id,

@@ -105,3 +105,23 @@ def application_body(**overrides: Any) -> dict[str, Any]:
     }
     body.update(overrides)
     return body
+
+
+async def publish_collections_policy(
+    onboarding: RunningOnboarding, partner_id: uuid.UUID, version: str = "2026-11"
+) -> dict[str, Any]:
+    """Publish a collections policy version for the partner; its stored form."""
+    response = await onboarding.http.put(
+        "/v1/onboarding/collections-policy",
+        json={
+            "version": version,
+            "text": "Invoices are due in 30 days. Access is suspended 30 days after the due date.",
+            "payment_terms_days": 30,
+            "grace_days": 7,
+            "suspension_day": 30,
+        },
+        headers=onboarding.headers(partner_id),
+    )
+    assert response.status_code in (200, 201), response.text
+    published: dict[str, Any] = response.json()
+    return published
