@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -71,6 +71,43 @@ async def test_a_batch_is_stored_and_counted_in_each_aggregate(
         monitoring.db, "SELECT customer_id, currency, first_usage_at FROM customers"
     )
     assert customers == [(customer, "EUR", T0)]
+
+
+async def test_labels_and_times_are_stored_exactly_as_sent(
+    monitoring: RunningMonitoring, partner_id: uuid.UUID
+) -> None:
+    # Texts that mean something in an array literal, and a time in another offset.
+    labels = ["NULL", "a,b", "{braces}", 'say "hi"', "back\\slash", "two  words", "Zürich ☁"]
+    customer = uuid.uuid4()
+    east = timezone(timedelta(hours=5, minutes=30))
+    records = [
+        usage_record(
+            customer,
+            T0.astimezone(east) + timedelta(microseconds=row),
+            record_id=label,
+            meter=label,
+            meter_category=label,
+            resource_type=label,
+            region=label,
+            unit=label,
+        )
+        for row, label in enumerate(labels)
+    ]
+
+    summary = await monitoring.ingest(partner_id, records)
+
+    assert summary == {"accepted": len(labels), "duplicates": 0, "rejected": []}
+    stored = await _rows(
+        monitoring.db,
+        "SELECT record_id, meter, meter_category, resource_type, region, unit, usage_start "
+        "FROM usage_records ORDER BY usage_start",
+    )
+    assert stored == [
+        (label, label, label, label, label, label, T0 + timedelta(microseconds=row))
+        for row, label in enumerate(labels)
+    ]
+    categories = await _rows(monitoring.db, "SELECT meter_category FROM usage_hourly")
+    assert sorted(category for (category,) in categories) == sorted(labels)
 
 
 async def test_a_record_sent_again_is_a_duplicate_and_counts_once(

@@ -2,15 +2,20 @@
 
 It goes to asyncpg directly, inside the session's transaction: a batch is a few arrays bound
 as parameters, and the ORM's per-row work would cost more than the database's.
+
+Each array is bound as the text of a PostgreSQL array literal, cast in the statement. asyncpg's
+binary encoding of an array asks of every element, in Python, whether it is itself an array:
+for a batch's fourteen columns that cost the API 4.6 µs a record, against 0.7 µs to write the
+literals and 1.4 µs more for PostgreSQL to read them (``bench usage_ingest``).
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import func
 from sqlalchemy.dialects.postgresql import insert
@@ -20,6 +25,8 @@ from partnerguard.common.db.repository import Repository
 from partnerguard.common.ids import new_id
 from partnerguard.common.pagination import PageParams
 from partnerguard.monitoring.models import Customer, UsageRejection
+
+T = TypeVar("T")
 
 # Records are de-duplicated by the primary key (partner, record id); only rows actually
 # inserted feed the aggregates (the hours per subscription and category, the customer's days),
@@ -33,9 +40,10 @@ WITH incoming AS (
     SELECT record_id, customer_id, subscription_id, meter, meter_category, resource_type, region,
            quantity::numeric, unit, cost::numeric, currency,
            usage_start, usage_end, heavy_compute
-    FROM unnest($2::text[], $3::uuid[], $4::uuid[], $5::text[], $6::text[], $7::text[],
-                $8::text[], $9::text[], $10::text[], $11::text[], $12::text[],
-                $13::timestamptz[], $14::timestamptz[], $15::bool[])
+    FROM unnest($2::text::text[], $3::text::uuid[], $4::text::uuid[], $5::text::text[],
+                $6::text::text[], $7::text::text[], $8::text::text[], $9::text::text[],
+                $10::text::text[], $11::text::text[], $12::text::text[],
+                $13::text::timestamptz[], $14::text::timestamptz[], $15::text::bool[])
          AS r(record_id, customer_id, subscription_id, meter, meter_category, resource_type,
               region, quantity, unit, cost, currency, usage_start, usage_end, heavy_compute)
 ),
@@ -101,23 +109,46 @@ class Columns:
     def __len__(self) -> int:
         return len(self.record_id)
 
-    def arrays(self) -> tuple[list[Any], ...]:
+    def literals(self) -> tuple[str, ...]:
+        """Each column as a PostgreSQL array literal."""
         return (
-            self.record_id,
-            self.customer_id,
-            self.subscription_id,
-            self.meter,
-            self.meter_category,
-            self.resource_type,
-            self.region,
-            self.quantity,
-            self.unit,
-            self.cost,
-            self.currency,
-            self.usage_start,
-            self.usage_end,
-            self.heavy_compute,
+            array_literal(self.record_id),
+            array_literal(_rendered(self.customer_id, str)),
+            array_literal(_rendered(self.subscription_id, str)),
+            array_literal(self.meter),
+            array_literal(self.meter_category),
+            array_literal(self.resource_type),
+            array_literal(self.region),
+            array_literal(self.quantity),
+            array_literal(self.unit),
+            array_literal(self.cost),
+            array_literal(self.currency),
+            array_literal(_rendered(self.usage_start, datetime.isoformat)),
+            array_literal(_rendered(self.usage_end, datetime.isoformat)),
+            array_literal(_rendered(self.heavy_compute, _BOOLEANS.__getitem__)),
         )
+
+
+_BOOLEANS = {True: "t", False: "f"}
+
+
+def _rendered(values: list[T], render: Callable[[T], str]) -> list[str]:
+    """``values`` as texts. A batch repeats a few customers, subscriptions and times many
+    times over: each distinct one is rendered once."""
+    texts = {value: render(value) for value in set(values)}
+    return list(map(texts.__getitem__, values))
+
+
+def array_literal(values: Sequence[str]) -> str:
+    """``values`` as the literal of a one-dimensional PostgreSQL array (``{"a","b"}``), every
+    element quoted, so that commas, braces, spaces and the word NULL are plain text. Quotes and
+    backslashes are escaped; the common column has neither, and is one join."""
+    if not values:
+        return "{}"
+    inner = '","'.join(values)
+    if "\\" in inner or inner.count('"') != 2 * (len(values) - 1):
+        inner = '","'.join(value.replace("\\", "\\\\").replace('"', '\\"') for value in values)
+    return '{"' + inner + '"}'
 
 
 async def _driver(session: AsyncSession) -> Any:
@@ -131,7 +162,7 @@ async def store_batch(session: AsyncSession, partner_id: uuid.UUID, columns: Col
     if not columns:
         return 0
     driver = await _driver(session)
-    inserted: int = await driver.fetchval(_INGEST, partner_id, *columns.arrays())
+    inserted: int = await driver.fetchval(_INGEST, partner_id, *columns.literals())
     return inserted
 
 
