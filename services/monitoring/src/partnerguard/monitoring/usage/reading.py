@@ -317,12 +317,16 @@ def _uuids(texts: Sequence[str | None]) -> list[uuid.UUID | None] | None:
 
 
 def _times(texts: list[str]) -> list[datetime] | None:
-    if not _all_match(_TIMES, texts):
+    """The times, or None if any is not RFC 3339. A feed's records start and end on a few
+    instants (the hour, the day): each distinct one is checked and parsed once."""
+    distinct = list(set(texts))
+    if not _all_match(_TIMES, distinct):
         return None
     try:
-        return list(map(datetime.fromisoformat, texts))
+        parsed = dict(zip(distinct, map(datetime.fromisoformat, distinct), strict=True))
     except ValueError:  # a day its month lacks
         return None
+    return list(map(parsed.__getitem__, texts))
 
 
 def _all_match(pattern: re.Pattern[str], values: list[str]) -> bool:
