@@ -289,11 +289,14 @@ async def test_gpu_and_high_core_compute_count_as_heavy(
             usage_record(customer, T0, "10", resource_type="Standard_NC24ads_A100_v4"),
             usage_record(customer, T0, "7", resource_type="Standard_D64s_v5"),
             usage_record(customer, T0, "1", resource_type="Standard_B2s"),
+            # Heavy by its meter alone.
+            usage_record(customer, T0, "4", resource_type="Batch_Pool", meter="GPU Hours"),
+            usage_record(customer, T0, "2", resource_type="Batch_Pool", meter="Node Hours"),
         ],
     )
 
     assert await _rows(monitoring.db, "SELECT cost, heavy_cost FROM customer_days") == [
-        (Decimal("18"), Decimal("17"))
+        (Decimal("24"), Decimal("21"))
     ]
 
 

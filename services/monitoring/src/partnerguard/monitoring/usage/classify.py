@@ -9,25 +9,23 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from functools import lru_cache
+from operator import or_
 
 
 @lru_cache(maxsize=64)
-def heavy_compute_matcher(patterns: tuple[str, ...]) -> Callable[[str, str], bool]:
-    """A test of (resource type, meter) against ``patterns``, compiled once per pattern set."""
+def _matcher(patterns: tuple[str, ...]) -> Callable[[str], object]:
+    """A search of one label for any of ``patterns``, compiled once per pattern set."""
+    return re.compile("|".join(f"(?:{pattern})" for pattern in patterns), re.IGNORECASE).search
+
+
+def heavy_compute(
+    patterns: tuple[str, ...], resource_types: list[str], meters: list[str]
+) -> list[bool]:
+    """Whether each record (its resource type and meter) is heavy compute: either label matches
+    one of ``patterns``. A feed repeats a handful of labels: each distinct one is searched once."""
     if not patterns:
-        return lambda resource_type, meter: False
-    combined = re.compile("|".join(f"(?:{pattern})" for pattern in patterns), re.IGNORECASE)
-    search = combined.search
-    seen: dict[tuple[str, str], bool] = {}
-
-    def is_heavy(resource_type: str, meter: str) -> bool:
-        # A feed repeats a handful of resource types and meters millions of times.
-        key = (resource_type, meter)
-        found = seen.get(key)
-        if found is None:
-            found = bool(search(resource_type) or search(meter))
-            if len(seen) < 100_000:
-                seen[key] = found
-        return found
-
-    return is_heavy
+        return [False] * len(resource_types)
+    search = _matcher(patterns)
+    types = {label: search(label) is not None for label in set(resource_types)}
+    named = {label: search(label) is not None for label in set(meters)}
+    return list(map(or_, map(types.__getitem__, resource_types), map(named.__getitem__, meters)))

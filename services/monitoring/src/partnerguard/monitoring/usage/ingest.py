@@ -6,7 +6,6 @@ come through here; reading is :mod:`partnerguard.monitoring.usage.reading`.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 from typing import cast
@@ -16,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from partnerguard.monitoring.customers.repository import CustomerRepository
 from partnerguard.monitoring.detection.settings import load_config
-from partnerguard.monitoring.usage.classify import heavy_compute_matcher
+from partnerguard.monitoring.usage.classify import heavy_compute
 from partnerguard.monitoring.usage.footprints import KnownFootprints
 from partnerguard.monitoring.usage.reading import REGION, RESOURCE_TYPE, Checked, Records, refuse
 from partnerguard.monitoring.usage.repository import (
@@ -64,8 +63,7 @@ async def ingest(
         keys = list(map(keys.__getitem__, matching))
         customer_ids = list(map(customer_ids.__getitem__, matching))
     config = await load_config(session, partner_id)
-    is_heavy = heavy_compute_matcher(config.crypto_mining.heavy_patterns)
-    columns = _to_store(records, customer_ids, is_heavy)
+    columns = _to_store(records, customer_ids, config.crypto_mining.heavy_patterns)
 
     # Every good record counts, duplicates too: a duplicate's footprints were stored with it.
     # Before the records: the aggregate rows the store locks are then held only until commit.
@@ -126,14 +124,11 @@ async def _with_customers(
 
 
 def _to_store(
-    records: Records, customer_ids: list[uuid.UUID], is_heavy: Callable[[str, str], bool]
+    records: Records, customer_ids: list[uuid.UUID], heavy_patterns: tuple[str, ...]
 ) -> Columns:
     """The records as the statement binds them. They are in id order: two batches sharing ids
     (a feed re-sending) then wait for each other at their first shared id, never each for a row
     the other took first (a deadlock)."""
-    # A batch repeats a handful of (resource type, meter) pairs: each is classified once.
-    kinds = list(zip(records.resource_type, records.meter, strict=True))
-    verdicts = {kind: is_heavy(*kind) for kind in set(kinds)}
     return Columns(
         record_id=records.record_id,
         customer_id=customer_ids,
@@ -148,7 +143,7 @@ def _to_store(
         currency=records.currency,
         usage_start=records.usage_start,
         usage_end=records.usage_end,
-        heavy_compute=list(map(verdicts.__getitem__, kinds)),
+        heavy_compute=heavy_compute(heavy_patterns, records.resource_type, records.meter),
     )
 
 
