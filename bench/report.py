@@ -211,6 +211,18 @@ BENCHMARKS: dict[str, Benchmark] = {
                 Target(">=", 0.5, "target_ratio"),
             ),
             Metric("raw COPY (baseline)", "copy_records_per_s", "records/s", per_round="copy_rps"),
+            Metric(
+                "bare INSERT by the service's role (no checks, no aggregates)",
+                "insert_floor_records_per_s",
+                "records/s",
+                per_round="floor_rps",
+            ),
+            Metric(
+                "HTTP ingestion / bare INSERT",
+                "ratio_to_insert_floor",
+                "×",
+                per_round="ratio_to_floor",
+            ),
         ),
         verdicts=("result",),
         rate_target=_usage_rate_target,

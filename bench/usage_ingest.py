@@ -13,6 +13,14 @@ two ways, under two fresh partners:
   batch. A share of each batch (``BENCH_USAGE_RESENT``, 2 %) repeats ids of the batch before
   (a feed re-sending).
 
+Beside them, for information, a **bare INSERT by the service's own role**, to tell the cost of
+storing from the rest of the path. That role is under row-level security, which refuses it COPY
+FROM ("COPY FROM not supported with row-level security"; the raw COPY above runs as the sweep
+role, which bypasses it). The cheapest de-duplicating store it may use is one
+``INSERT … SELECT FROM unnest(…) ON CONFLICT DO NOTHING`` a batch of the same records (re-sent
+ones too), its arrays written before the clock starts, over ``WORKERS`` connections at once,
+with no aggregates and no checks.
+
 Figures are medians over ``ROUNDS`` rounds. Target: ≥ 50,000 records/s and ≥ 0.5 of raw COPY.
 """
 
@@ -36,7 +44,9 @@ import httpx
 
 from bench.harness import ServiceUnderTest, service_under_test
 from bench.samples import Point, joined, rate_series
+from partnerguard.common.db.rls import PARTNER_SETTING
 from partnerguard.monitoring.spec import SPEC
+from partnerguard.monitoring.usage.repository import array_literal
 
 BATCH = 10_000
 BATCHES = int(os.environ.get("BENCH_USAGE_BATCHES", "20"))
@@ -140,6 +150,32 @@ def _tuples(
     ]
 
 
+_FLOOR = """
+INSERT INTO usage_records (partner_id, record_id, customer_id, subscription_id, meter,
+                           meter_category, resource_type, region, quantity, unit, cost, currency,
+                           usage_start, usage_end, heavy_compute)
+SELECT $1, * FROM unnest($2::text::text[], $3::text::uuid[], $4::text::uuid[], $5::text::text[],
+                         $6::text::text[], $7::text::text[], $8::text::text[],
+                         $9::text::numeric[], $10::text::text[], $11::text::numeric[],
+                         $12::text::text[], $13::text::timestamptz[], $14::text::timestamptz[],
+                         $15::text::bool[])
+ON CONFLICT DO NOTHING
+"""
+
+
+def _floor_arrays(batch: list[dict[str, Any]]) -> list[str]:
+    """A batch as the floor's statement binds it: each column an array literal. Rows in id
+    order, as the service stores them: two batches sharing ids then never deadlock."""
+    rows = sorted(_tuples(uuid.UUID(int=0), batch, set()), key=lambda row: row[1])
+    columns = list(zip(*rows, strict=True))[1:]
+    return [
+        array_literal(
+            ["t" if value is True else "f" if value is False else str(value) for value in column]
+        )
+        for column in columns
+    ]
+
+
 @dataclass
 class _Progress:
     """When a path began, and when each of its batches was stored with how many records."""
@@ -176,6 +212,33 @@ async def _copy_round(url: str, rows: list[list[tuple[Any, ...]]]) -> tuple[floa
         await conn.close()
 
 
+async def _floor_round(
+    url: str, partner_id: uuid.UUID, batches: list[list[str]]
+) -> tuple[float, int]:
+    connections = [await asyncpg.connect(url) for _ in range(WORKERS)]
+    try:
+        for conn in connections:
+            # Session-wide, as each of the service's transactions sets it for itself.
+            await conn.execute("SELECT set_config($1, $2, false)", PARTNER_SETTING, str(partner_id))
+
+        async def store(conn: asyncpg.Connection, share: list[list[str]]) -> None:
+            for arrays in share:
+                await conn.execute(_FLOOR, partner_id, *arrays)
+
+        began = time.perf_counter()
+        await asyncio.gather(
+            *(store(conn, batches[number::WORKERS]) for number, conn in enumerate(connections))
+        )
+        seconds = time.perf_counter() - began
+        stored: int = await connections[0].fetchval(
+            "SELECT count(*) FROM usage_records WHERE partner_id = $1", partner_id
+        )
+        return seconds, stored
+    finally:
+        for conn in connections:
+            await conn.close()
+
+
 async def _http_round(
     base: str, token: str, bodies: list[bytes], sizes: list[int]
 ) -> tuple[float, dict[str, int], _Progress]:
@@ -205,21 +268,28 @@ async def _http_round(
 async def _measure(service: ServiceUnderTest) -> dict[str, Any]:
     copy_rates: list[float] = []
     http_rates: list[float] = []
+    floor_rates: list[float] = []
     rounds: list[dict[str, Any]] = []
     timelines: dict[str, list[list[Point]]] = {"HTTP": [], "raw COPY": []}
     origin = time.perf_counter()
     for round_number in range(ROUNDS):
         batches = _batches(seed=round_number)
         records = sum(len(batch) for batch in batches)
-        copy_partner, http_partner = uuid.uuid4(), uuid.uuid4()
+        copy_partner, http_partner, floor_partner = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
         seen: set[str] = set()
         copy_rows = [_tuples(copy_partner, batch, seen) for batch in batches]
         copied = sum(len(chunk) for chunk in copy_rows)
         bodies = [json.dumps({"records": batch}).encode() for batch in batches]
+        floor_batches = [_floor_arrays(batch) for batch in batches]
         token = service.issuer.token(
             http_partner, ["monitoring:write"], audience=AUDIENCE, lifetime=3600
         )
         copy_seconds, copied_progress = await _copy_round(service.database.sweep_url, copy_rows)
+        floor_seconds, floor_stored = await _floor_round(
+            service.database.app_url, floor_partner, floor_batches
+        )
+        if floor_stored != copied:
+            raise RuntimeError(f"the floor's INSERT stored {floor_stored}, not {copied} records")
         try:
             http_seconds, totals, sent_progress = await _http_round(
                 service.base_url, token, bodies, [len(batch) for batch in batches]
@@ -234,6 +304,7 @@ async def _measure(service: ServiceUnderTest) -> dict[str, Any]:
         timelines["raw COPY"].append(copied_progress.timeline(origin))
         timelines["HTTP"].append(sent_progress.timeline(origin))
         http_rates.append(records / http_seconds)
+        floor_rates.append(records / floor_seconds)
         rounds.append(
             {
                 "records": records,
@@ -243,17 +314,23 @@ async def _measure(service: ServiceUnderTest) -> dict[str, Any]:
                 "copy_rps": round(copy_rates[-1]),
                 "http_rps": round(http_rates[-1]),
                 "ratio_to_copy": round(http_rates[-1] / copy_rates[-1], 3),
+                "floor_s": round(floor_seconds, 3),
+                "floor_rps": round(floor_rates[-1]),
+                "ratio_to_floor": round(http_rates[-1] / floor_rates[-1], 3),
             }
         )
         sys.stdout.write(f"round {round_number}: {rounds[-1]}\n")
     copy_rps = statistics.median(copy_rates)
     http_rps = statistics.median(http_rates)
     ratio = http_rps / copy_rps
+    floor_rps = statistics.median(floor_rates)
     passed = http_rps >= TARGET_RPS and ratio >= TARGET_RATIO
     sys.stdout.write(
         f"\nusage ingestion: HTTP {http_rps:,.0f} records/s, raw COPY {copy_rps:,.0f} records/s, "
         f"ratio {ratio:.2f} — target ≥ {TARGET_RPS:,.0f}/s and ≥ {TARGET_RATIO}: "
         f"{'PASS' if passed else 'FAIL'}\n"
+        f"(a bare INSERT by the service's role, under row-level security: "
+        f"{floor_rps:,.0f} records/s; HTTP is {http_rps / floor_rps:.2f} of it)\n"
     )
     return {
         "description": __doc__,
@@ -261,6 +338,8 @@ async def _measure(service: ServiceUnderTest) -> dict[str, Any]:
             "http_records_per_s": round(http_rps),
             "copy_records_per_s": round(copy_rps),
             "ratio_to_copy": round(ratio, 3),
+            "insert_floor_records_per_s": round(floor_rps),
+            "ratio_to_insert_floor": round(http_rps / floor_rps, 3),
             "target_records_per_s": TARGET_RPS,
             "target_ratio": TARGET_RATIO,
             "result": "PASS" if passed else "FAIL",
