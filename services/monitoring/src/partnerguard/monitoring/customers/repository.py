@@ -6,12 +6,23 @@ import uuid
 from collections.abc import Collection
 from datetime import datetime
 
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import any_, bindparam, select
+from sqlalchemy.dialects.postgresql import ARRAY, UUID, insert
 
 from partnerguard.common.db.repository import Repository
 from partnerguard.common.ids import new_id
 from partnerguard.monitoring.models import Customer
+
+# Ingestion's lookups, built once. Ids go as one array: an IN list would be a statement of its
+# own for each number of customers, compiled by SQLAlchemy and prepared by PostgreSQL anew.
+_USAGE_OF = select(Customer.customer_id, Customer.currency, Customer.first_usage_at).where(
+    Customer.partner_id == bindparam("partner_id"),
+    Customer.customer_id == any_(bindparam("customer_ids", type_=ARRAY(UUID(as_uuid=True)))),
+)
+_CUSTOMERS_OF_TENANTS = select(Customer.vendor_tenant_id, Customer.customer_id).where(
+    Customer.partner_id == bindparam("partner_id"),
+    Customer.vendor_tenant_id == any_(bindparam("tenant_ids", type_=ARRAY(UUID(as_uuid=True)))),
+)
 
 
 class CustomerRepository(Repository[Customer]):
@@ -45,9 +56,7 @@ class CustomerRepository(Repository[Customer]):
         """Usage currency and first usage of each customer known (ingestion's hot path: plain
         rows, no entities)."""
         rows = await self.session.execute(
-            select(Customer.customer_id, Customer.currency, Customer.first_usage_at).where(
-                Customer.partner_id == partner_id, Customer.customer_id.in_(customer_ids)
-            )
+            _USAGE_OF, {"partner_id": partner_id, "customer_ids": list(customer_ids)}
         )
         return {customer_id: (currency, first) for customer_id, currency, first in rows}
 
@@ -56,9 +65,7 @@ class CustomerRepository(Repository[Customer]):
     ) -> dict[uuid.UUID, uuid.UUID]:
         """Customer id by vendor tenant id, for those known."""
         rows = await self.session.execute(
-            select(Customer.vendor_tenant_id, Customer.customer_id).where(
-                Customer.partner_id == partner_id, Customer.vendor_tenant_id.in_(tenant_ids)
-            )
+            _CUSTOMERS_OF_TENANTS, {"partner_id": partner_id, "tenant_ids": list(tenant_ids)}
         )
         return {tenant: customer for tenant, customer in rows if tenant is not None}
 
