@@ -13,6 +13,7 @@ from sqlalchemy import text
 from partnerguard.common.db.engine import Database
 from partnerguard.monitoring.customers.repository import CustomerRepository
 from tests.support.monitoring import RunningMonitoring, usage_record
+from tests.support.monitoring_data import add_customer
 
 T0 = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
 
@@ -231,6 +232,27 @@ async def test_a_customer_keeps_the_currency_of_its_first_usage(
     assert refusal["index"] == 0
     assert refusal["errors"][0]["loc"] == ["currency"]
     assert "EUR" in refusal["errors"][0]["msg"]
+
+
+async def test_a_customers_first_usage_is_its_earliest_in_whatever_order_it_arrives(
+    monitoring: RunningMonitoring, partner_id: uuid.UUID
+) -> None:
+    late, approved = uuid.uuid4(), uuid.uuid4()
+    # Known from its approval alone: no currency, no usage yet.
+    await add_customer(monitoring.db, partner_id, approved, risk_tier="low", currency=None)
+
+    for start in (T0 + timedelta(days=1), T0, T0 + timedelta(days=2)):
+        summary = await monitoring.ingest(
+            partner_id,
+            [usage_record(late, start, currency="USD"), usage_record(approved, start)],
+        )
+        assert summary["accepted"] == 2
+
+    customers = await _rows(
+        monitoring.db,
+        "SELECT customer_id, currency, first_usage_at, risk_tier FROM customers",
+    )
+    assert sorted(customers) == sorted([(late, "USD", T0, None), (approved, "EUR", T0, "low")])
 
 
 async def test_records_may_name_the_customer_by_its_vendor_tenant(

@@ -15,10 +15,10 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import func
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import DateTime, Table, Text, bindparam, func, select
+from sqlalchemy.dialects.postgresql import ARRAY, UUID, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from partnerguard.common.db.repository import Repository
@@ -195,33 +195,59 @@ async def record_footprints(
     )
 
 
+# Customers arriving with a batch, as arrays (built once: a VALUES list was compiled anew for
+# each number of customers: 55 ms of the API's CPU for 500 of them, against 4 ms).
+_ARRIVING = (
+    func.unnest(
+        bindparam("ids", type_=ARRAY(UUID(as_uuid=True))),
+        bindparam("customer_ids", type_=ARRAY(UUID(as_uuid=True))),
+        bindparam("currencies", type_=ARRAY(Text)),
+        bindparam("first_usage", type_=ARRAY(DateTime(timezone=True))),
+    )
+    .table_valued("id", "customer_id", "currency", "first_usage_at")
+    .render_derived(name="arriving")
+)
+_CUSTOMERS = cast(Table, Customer.__table__)
+_PROPOSED = insert(_CUSTOMERS).from_select(
+    ["id", "partner_id", "customer_id", "currency", "first_usage_at"],
+    select(
+        _ARRIVING.c.id,
+        bindparam("partner_id", type_=UUID(as_uuid=True)),
+        _ARRIVING.c.customer_id,
+        _ARRIVING.c.currency,
+        _ARRIVING.c.first_usage_at,
+    ),
+)
+_SETTLE = _PROPOSED.on_conflict_do_update(
+    index_elements=["partner_id", "customer_id"],
+    set_={
+        "currency": func.coalesce(_CUSTOMERS.c.currency, _PROPOSED.excluded.currency),
+        "first_usage_at": func.least(
+            _CUSTOMERS.c.first_usage_at, _PROPOSED.excluded.first_usage_at
+        ),
+    },
+).returning(_CUSTOMERS.c.customer_id, _CUSTOMERS.c.currency)
+
+
 async def settle_customers(
     session: AsyncSession,
     partner_id: uuid.UUID,
     first_usage: dict[uuid.UUID, tuple[str, datetime]],
 ) -> dict[uuid.UUID, str]:
     """Register customers seen for the first time (or used earlier than known): each keeps
-    the currency it already has, else the given one, and its earliest usage. Their currency."""
-    proposed = insert(Customer).values(
-        [
-            {
-                "id": new_id(),
-                "partner_id": partner_id,
-                "customer_id": customer_id,
-                "currency": currency,
-                "first_usage_at": at,
-            }
-            for customer_id, (currency, at) in sorted(first_usage.items())
-        ]
-    )
-    statement = proposed.on_conflict_do_update(
-        index_elements=["partner_id", "customer_id"],
-        set_={
-            "currency": func.coalesce(Customer.currency, proposed.excluded.currency),
-            "first_usage_at": func.least(Customer.first_usage_at, proposed.excluded.first_usage_at),
+    the currency it already has, else the given one, and its earliest usage. Their currency.
+    Customers are written in id order, so two batches lock their rows in the same order."""
+    customer_ids = sorted(first_usage)
+    rows = await session.execute(
+        _SETTLE,
+        {
+            "partner_id": partner_id,
+            "ids": [new_id() for _ in customer_ids],
+            "customer_ids": customer_ids,
+            "currencies": [first_usage[customer_id][0] for customer_id in customer_ids],
+            "first_usage": [first_usage[customer_id][1] for customer_id in customer_ids],
         },
-    ).returning(Customer.customer_id, Customer.currency)
-    rows = await session.execute(statement)
+    )
     # Never null: an unset currency was just set from the batch.
     return {customer_id: currency or "" for customer_id, currency in rows}
 
