@@ -26,6 +26,7 @@ from joserfc.jwk import KeySet
 from joserfc.jwt import JWTClaimsRegistry
 
 from partnerguard.common.errors import Unauthorized
+from partnerguard.common.tls import client_tls
 
 log = structlog.get_logger()
 
@@ -166,7 +167,7 @@ class TokenVerifier:
     ) -> None:
         """``key_sources`` replaces the JWKS fetch for an issuer whose keys are local."""
         self._verified: OrderedDict[str, Caller] = OrderedDict()
-        self._client = client or httpx.AsyncClient(timeout=5.0)
+        self._client = client or httpx.AsyncClient(timeout=5.0, verify=client_tls())
         self._owns_client = client is None
         self.leeway = leeway
         self._issuers = {issuer.issuer: issuer for issuer in issuers}

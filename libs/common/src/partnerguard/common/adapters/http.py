@@ -24,6 +24,7 @@ import structlog
 from pydantic import SecretStr
 
 from partnerguard.common.adapters.errors import AdapterError
+from partnerguard.common.tls import client_tls
 
 log = structlog.get_logger()
 
@@ -54,7 +55,9 @@ class RetryPolicy:
 def new_http_client(service: str) -> httpx.AsyncClient:
     """The client one service's adapter set shares; timeouts are set per request by the policy."""
     return httpx.AsyncClient(
-        headers={"User-Agent": f"partnerguard-{service}"}, follow_redirects=False
+        headers={"User-Agent": f"partnerguard-{service}"},
+        follow_redirects=False,
+        verify=client_tls(),
     )
 
 

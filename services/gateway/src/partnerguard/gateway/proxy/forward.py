@@ -21,6 +21,7 @@ from partnerguard.common.errors import (
     PayloadTooLarge,
     ServiceUnavailable,
 )
+from partnerguard.common.tls import client_tls
 from partnerguard.common.tracing import current_request_id, current_traceparent
 from partnerguard.gateway.proxy.routes import RouteTable
 from partnerguard.gateway.proxy.upstream import (
@@ -84,6 +85,7 @@ class Proxy:
         self.client = httpx.AsyncClient(
             timeout=httpx.Timeout(settings.proxy_read_timeout_seconds, connect=5.0),
             follow_redirects=False,
+            verify=client_tls(),
         )
         self.documents: dict[str, dict[str, Any]] = {}
         self.routes: dict[str, RouteTable] = {}

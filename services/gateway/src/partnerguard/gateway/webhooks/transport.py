@@ -20,6 +20,7 @@ from types import TracebackType
 import httpcore
 import httpx
 
+from partnerguard.common.tls import client_tls
 from partnerguard.gateway.webhooks.destinations import (
     DestinationRefused,
     resolve,
@@ -106,7 +107,7 @@ class WebhookSender:
         self.timeouts = timeouts or Timeouts()
         self._pool = httpcore.AsyncConnectionPool(
             # One context for every connection; by default certifi's roots, hostname checked.
-            ssl_context=ssl_context or httpx.create_ssl_context(),
+            ssl_context=ssl_context or client_tls(),
             max_connections=max_connections,
             network_backend=VettingNetworkBackend(allow_private=allow_private),
             retries=0,
