@@ -24,7 +24,7 @@ from partnerguard.common.runtime import (
     create_app,
 )
 from partnerguard.common.settings import ServiceSettings
-from tests.support.apps import AUDIENCE
+from tests.support.apps import AUDIENCE, widget_settings
 from tests.support.jwks import Issuer
 from tests.support.widgets import WidgetCreated, WidgetEffect, count_effects, router
 
@@ -152,15 +152,9 @@ async def test_a_started_service_is_frozen_out_of_full_collections(
 ) -> None:
     """What lives once the service has started is moved out of the collector's sight, so a
     full collection under load walks only what requests made since."""
-    settings = ServiceSettings(
-        service_name="widgets",
-        auth_issuer=issuer.url,
-        auth_jwks_url=issuer.jwks_url,
-        auth_audience=AUDIENCE,
-        log_json=False,
-        log_level="WARNING",
+    definition = ServiceDefinition(
+        name="widgets", title="Widgets", settings=widget_settings(issuer)
     )
-    definition = ServiceDefinition(name="widgets", title="Widgets", settings=settings)
     app = create_app(definition, runtime=Runtime(definition, db=db))
     gc.unfreeze()
     assert gc.get_freeze_count() == 0

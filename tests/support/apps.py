@@ -17,9 +17,9 @@ from tests.support.widgets import router
 AUDIENCE = "partnerguard:widgets"
 
 
-@asynccontextmanager
-async def widget_client(db: Database, issuer: Issuer) -> AsyncIterator[httpx.AsyncClient]:
-    settings = ServiceSettings(
+def widget_settings(issuer: Issuer) -> ServiceSettings:
+    """The widgets service's settings, trusting ``issuer``."""
+    return ServiceSettings(
         service_name="widgets",
         auth_issuer=issuer.url,
         auth_jwks_url=issuer.jwks_url,
@@ -27,6 +27,11 @@ async def widget_client(db: Database, issuer: Issuer) -> AsyncIterator[httpx.Asy
         log_json=False,
         log_level="WARNING",
     )
+
+
+@asynccontextmanager
+async def widget_client(db: Database, issuer: Issuer) -> AsyncIterator[httpx.AsyncClient]:
+    settings = widget_settings(issuer)
     definition = ServiceDefinition(
         name="widgets", title="Widgets", settings=settings, routers=[router]
     )
