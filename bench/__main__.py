@@ -19,7 +19,7 @@ from bench import (
     onboarding_decisions,
     usage_ingest,
 )
-from bench.machine import describe_machine
+from bench.machine import describe_machine, speed_probe
 from bench.report import write_report
 
 BENCHMARKS = {
@@ -51,8 +51,10 @@ def main(argv: list[str] | None = None) -> int:
     ran: list[str] = []
     try:
         for name in args.names or list(BENCHMARKS):
+            before = speed_probe()
             result = asyncio.run(BENCHMARKS[name]())
             result["machine"] = describe_machine()
+            result["machine"]["speed_probe_ms"] = {"before": before, "after": speed_probe()}
             result["measured_at"] = result["machine"]["date"]
             (args.out / f"{name}.json").write_text(json.dumps(result, indent=2, sort_keys=True))
             ran.append(name)

@@ -1,11 +1,13 @@
 """The machine and the code a benchmark ran on, read from ``/proc`` and ``.git`` (no commands
-run, so it costs nothing and works where git is not installed)."""
+run, so it costs nothing and works where git is not installed), and how fast the machine is at
+the moment (``speed_probe``)."""
 
 from __future__ import annotations
 
 import os
 import platform
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,35 @@ def describe_machine(repo: Path = REPO) -> dict[str, Any]:
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "commit": git_commit(repo),
     }
+
+
+PROBE_REPEATS = 5
+
+
+def speed_probe() -> float:
+    """Milliseconds this process takes for a fixed piece of Python work, the best of
+    ``PROBE_REPEATS`` (lower is faster).
+
+    A shared host runs the same code at different speeds from one day to the next: this one
+    has been twice as slow as usual for whole sessions. Figures at a fixed rate or in records
+    per second are comparable between runs only when their probes agree, so each benchmark's
+    result keeps the probe taken just before it and just after it.
+    """
+    best = float("inf")
+    for _ in range(PROBE_REPEATS):
+        started = time.perf_counter()
+        _fixed_work()
+        best = min(best, time.perf_counter() - started)
+    return round(best * 1000, 2)
+
+
+def _fixed_work() -> int:
+    # What our services do most: build small dicts, format strings, read them back.
+    total = 0
+    for i in range(100_000):
+        record = {"id": i, "name": f"record-{i}", "value": i * 3}
+        total += len(record["name"]) + record["value"] % 7
+    return total
 
 
 def git_commit(repo: Path) -> str | None:

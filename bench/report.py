@@ -692,6 +692,13 @@ def _section(name: str, entry: dict[str, Any], commit_now: str | None) -> list[s
     if entry.get("commit") and entry["commit"] != commit_now:
         measured += f", at commit `{entry['commit'][:12]}`"
     lines += [entry["what"], "", measured + ".", ""]
+    probe = entry["machine"].get("speed_probe_ms")
+    if probe:
+        lines += [
+            f"Machine speed probe (`bench.machine.speed_probe`, lower is faster): "
+            f"{_number(probe['before'])} ms before, {_number(probe['after'])} ms after.",
+            "",
+        ]
     lines += _table(
         [
             "figure",

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from bench.machine import git_commit
+from bench import machine
+from bench.machine import git_commit, speed_probe
 from bench.report import write_report
 from bench.samples import joined, latency_sample, rate_series
 
@@ -23,7 +24,10 @@ def _enforcement(p99_rounds: list[float]) -> dict[str, Any]:
     return {
         "description": "From an alert to the suspension.\n\nMore detail that is not shown.",
         "measured_at": "2026-11-20T10:00:00+00:00",
-        "machine": {"commit": "0123456789abcdef0123456789abcdef01234567"},
+        "machine": {
+            "commit": "0123456789abcdef0123456789abcdef01234567",
+            "speed_probe_ms": {"before": 41.5, "after": 62.25},
+        },
         "figures": {
             "p50_ms": sorted(r["p50_ms"] for r in rounds)[1],
             "p99_ms": sorted(p99_rounds)[1],
@@ -177,6 +181,24 @@ def test_a_benchmark_never_measured_is_listed_as_such(
     assert data["benchmarks"]["dunning_sweep"]["status"] == "missing"
     assert "| **not measured** |" in _row(markdown, "| [dunning_sweep]")
     assert "broken" not in data["benchmarks"]
+
+
+def test_each_benchmark_shows_the_machine_speed_probed_around_it(
+    report: tuple[Path, dict[str, Any], str],
+) -> None:
+    _, _, markdown = report
+    enforcement = markdown.split("## enforcement_suspend", 1)[1].split("\n## ", 1)[0]
+    assert "lower is faster): 41.5 ms before, 62.25 ms after." in enforcement
+    usage = markdown.split("## usage_ingest", 1)[1].split("\n## ", 1)[0]
+    assert "speed probe" not in usage  # a result from before the probe says nothing of it
+
+
+def test_the_speed_probe_is_the_fastest_of_its_repeats(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Five repeats: 50, 30, 40, 60 and 45 ms between their start and end readings.
+    readings = iter([0.0, 0.05, 1.0, 1.03, 2.0, 2.04, 3.0, 3.06, 4.0, 4.045])
+    monkeypatch.setattr(machine.time, "perf_counter", lambda: next(readings))
+    assert speed_probe() == 30.0
+    assert next(readings, None) is None
 
 
 def test_plots_are_written_and_linked(report: tuple[Path, dict[str, Any], str]) -> None:
