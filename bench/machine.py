@@ -39,7 +39,7 @@ def speed_probe() -> float:
     ``PROBE_REPEATS`` (lower is faster).
 
     A shared host runs the same code at different speeds from one day to the next: this one
-    has been twice as slow as usual for whole sessions. Figures at a fixed rate or in records
+    has run about twice as slowly as usual for whole sessions. Figures at a fixed rate or in records
     per second are comparable between runs only when their probes agree, so each benchmark's
     result keeps the probe taken just before it and just after it.
     """
