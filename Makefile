@@ -44,11 +44,9 @@ typecheck: install
 
 # The end-to-end suite (the whole platform as processes) runs beside the rest: both mostly wait
 # on servers, so together they take about as long as the longer one. Its output follows.
-# The rest runs on two pytest-xdist workers, each with its own PostgreSQL and NATS; a file's
-# tests stay together on one worker (--dist loadfile), in the order they are written.
 unit: install
 	@$(UV) run --frozen pytest -q -p no:cacheprovider tests/e2e > $(E2E_LOG) 2>&1 & e2e=$$!; \
-	$(UV) run --frozen pytest -q -n 2 --dist loadfile --ignore=tests/e2e; rest=$$?; \
+	$(UV) run --frozen pytest -q --ignore=tests/e2e; rest=$$?; \
 	wait $$e2e; ended=$$?; echo "--- tests/e2e ($(E2E_LOG)) ---"; cat $(E2E_LOG); \
 	test $$rest -eq 0 -a $$ended -eq 0
 

@@ -1,5 +1,4 @@
-"""Real PostgreSQL and NATS, started once per session (per pytest-xdist worker: each has its
-own); tests isolate by database and subject."""
+"""Real PostgreSQL and NATS, started once per session; tests isolate by database and subject."""
 
 from __future__ import annotations
 
